@@ -1,0 +1,100 @@
+"""The evaluation task behind ``src/eval.py``: rebuild a run from its checkpoint and test it.
+
+A deepvideo checkpoint stores the resolved config of the run that wrote it, so the network, the
+clip sampling and the preprocessing are exactly those of training. ``data.*`` overrides on the
+command line change that data config (a new root, 50 clips per video, ...); ``data=<name>`` swaps
+in another dataset config whole.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from hydra.core.hydra_config import HydraConfig
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from deepvideo.cli import ConfigError, to_float_dict, write_metrics
+from deepvideo.training import build, output_dir, print_summary
+from deepvideo.utils.instantiate import instantiate_trainer
+
+log = logging.getLogger(__name__)
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """A deepvideo checkpoint as a dict; a clear error when it is missing or not ours."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise ConfigError(f"ckpt_path={path} does not exist; pass the .ckpt file of a training run")
+    try:
+        checkpoint = torch.load(path, map_location="cpu")
+    except Exception as err:
+        raise ConfigError(f"ckpt_path={path} is not a readable checkpoint ({err})") from err
+    if "deepvideo" not in checkpoint or not checkpoint["deepvideo"].get("config"):
+        raise ConfigError(
+            f"{path} was not written by deepvideo's train.py (no stored run config); "
+            "train with src/train.py or pass the matching model=/data= settings"
+        )
+    return checkpoint
+
+
+def command_line_overrides() -> list[str]:
+    return list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
+
+
+def run_config(cfg: DictConfig, stored: dict[str, Any]) -> DictConfig:
+    """The stored run config with this command's data settings and runtime settings applied."""
+    run = OmegaConf.create(stored)
+    overrides = command_line_overrides()
+    if any(o.split("=", 1)[0] == "data" for o in overrides):
+        # a different dataset config: resolve it against the checkpoint's model (its clip needs)
+        scratch = OmegaConf.create(
+            {"paths": OmegaConf.to_container(cfg.paths, resolve=True), "seed": cfg.seed}
+        )
+        scratch.model = run.model
+        scratch.data = OmegaConf.to_container(cfg.data, resolve=False)
+        run.data = OmegaConf.to_container(scratch.data, resolve=True)
+    for override in overrides:
+        key = override.split("=", 1)[0].lstrip("+~")
+        if key.startswith("data."):
+            OmegaConf.update(run, key, OmegaConf.select(cfg, key), force_add=True)
+    for section in ("trainer", "logger", "paths", "seed", "task_name", "tags"):
+        run[section] = OmegaConf.to_container(cfg[section], resolve=False) if cfg.get(section) is not None else None
+    run.callbacks = None
+    return run
+
+
+def evaluate(cfg: DictConfig) -> dict[str, float]:
+    """Test the checkpoint ``cfg.ckpt_path``; write ``metrics.json`` (and per-video scores)."""
+    checkpoint = load_checkpoint(cfg.ckpt_path)
+    run = run_config(cfg, checkpoint["deepvideo"]["config"])
+    pl.seed_everything(run.seed, workers=True)
+    datamodule, module = build(run)
+    module.class_names = checkpoint["deepvideo"].get("class_names", [])
+    trainer = instantiate_trainer(run)
+    trainer.test(module, datamodule=datamodule, ckpt_path=str(cfg.ckpt_path))
+    metrics = to_float_dict(trainer.callback_metrics)
+    out = output_dir(cfg)
+    write_metrics(out / "metrics.json", metrics)
+    if cfg.get("save_scores", True) and module.last_test_scores is not None:
+        ids, scores, targets = module.last_test_scores
+        torch.save(
+            {
+                "video_index": ids,
+                "scores": scores,
+                "targets": targets,
+                "video_ids": [datamodule.splits["test"][i].video_id for i in ids.tolist()],
+                "class_names": getattr(datamodule, "class_names", []),
+                "model": run.model.name,
+            },
+            out / "video_scores.pt",
+        )
+    print_summary(metrics, datamodule)
+    return metrics
+
+
+__all__ = ["evaluate", "instantiate", "load_checkpoint", "run_config"]

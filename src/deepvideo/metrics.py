@@ -1,0 +1,119 @@
+"""Clip- and video-level Hit@k (Karpathy et al. 2014, Sec. 4.1), multi-label aware.
+
+A prediction *hits* at k when any ground-truth label of the sample is among its k highest scores,
+so a video tagged with two sports counts right when either is predicted. Clip Hit@1 scores each
+clip on its own; video Hit@k first averages the clip class probabilities of a video.
+
+:class:`VideoLevelMetrics` is a torchmetrics ``Metric``: it keeps per-video running sums (compacted
+as it goes, so memory grows with videos, not clips) and gathers them across DDP processes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torchmetrics import Metric
+
+
+def hits_at_k(scores: torch.Tensor, targets: torch.Tensor, k: int) -> torch.Tensor:
+    """Bool ``(N,)``: whether any positive of ``targets`` (multi-hot) is in the top ``k`` of ``scores``."""
+    k = min(k, scores.shape[-1])
+    top = scores.topk(k, dim=-1).indices
+    return targets.gather(-1, top).amax(dim=-1) > 0
+
+
+def video_hit_at_k(
+    clip_scores: torch.Tensor, targets: torch.Tensor, video_index: torch.Tensor, k: int
+) -> float:
+    """Video Hit@k from per-clip scores: average the clips of each video, then :func:`hits_at_k`."""
+    ids, inverse = video_index.unique(return_inverse=True)
+    sums = torch.zeros(len(ids), clip_scores.shape[-1]).index_add_(0, inverse, clip_scores.float())
+    video_targets = torch.zeros(len(ids), targets.shape[-1]).index_add_(0, inverse, targets.float())
+    return hits_at_k(sums, video_targets.clamp(max=1.0), k).float().mean().item()
+
+
+class VideoLevelMetrics(Metric):
+    """Clip Hit@1 and video Hit@k over (possibly distributed) evaluation of clip probabilities."""
+
+    full_state_update = False
+
+    def __init__(self, top_k: Sequence[int] = (1, 5), compact_every: int = 64) -> None:
+        super().__init__()
+        self.top_k = tuple(top_k)
+        self.compact_every = compact_every
+        self.add_state("clip_hits", default=torch.tensor(0.0), dist_reduce_fx="sum")
+        self.add_state("clips", default=torch.tensor(0.0), dist_reduce_fx="sum")
+        self.add_state("video_ids", default=[], dist_reduce_fx="cat")
+        self.add_state("score_sums", default=[], dist_reduce_fx="cat")
+        self.add_state("clip_counts", default=[], dist_reduce_fx="cat")
+        self.add_state("targets", default=[], dist_reduce_fx="cat")
+
+    def update(
+        self,
+        probs: torch.Tensor,
+        targets: torch.Tensor,
+        video_index: torch.Tensor,
+        valid: torch.Tensor | None = None,
+    ) -> None:
+        """``probs``: ``(N, C)`` class probabilities of N clips; ``targets``: multi-hot ``(N, C)``."""
+        if valid is not None:
+            keep = valid.bool()
+            probs, targets, video_index = probs[keep], targets[keep], video_index[keep]
+        if probs.numel() == 0:
+            return
+        probs = probs.detach().float()
+        self.clip_hits += hits_at_k(probs, targets, 1).sum()
+        self.clips += probs.shape[0]
+        self.video_ids.append(video_index.detach().long())
+        self.score_sums.append(probs)
+        self.clip_counts.append(torch.ones_like(video_index, dtype=torch.float))
+        self.targets.append(targets.detach().float())
+        if len(self.video_ids) >= self.compact_every:
+            self._compact()
+
+    def _compact(self) -> None:
+        ids, sums, counts, targets = self._grouped(
+            torch.cat(self.video_ids),
+            torch.cat(self.score_sums),
+            torch.cat(self.clip_counts),
+            torch.cat(self.targets),
+        )
+        self.video_ids, self.score_sums = [ids], [sums]
+        self.clip_counts, self.targets = [counts], [targets]
+
+    @staticmethod
+    def _grouped(
+        ids: torch.Tensor, sums: torch.Tensor, counts: torch.Tensor, targets: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        unique, inverse = ids.unique(return_inverse=True)
+        n, c = len(unique), sums.shape[-1]
+        grouped_sums = torch.zeros(n, c, device=sums.device).index_add_(0, inverse, sums)
+        grouped_counts = torch.zeros(n, device=sums.device).index_add_(0, inverse, counts)
+        # multi-hot targets: a sum clamped at 1 is their union
+        grouped_targets = torch.zeros(n, c, device=sums.device).index_add_(0, inverse, targets)
+        grouped_targets.clamp_(max=1.0)
+        return unique, grouped_sums, grouped_counts, grouped_targets
+
+    def video_scores(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(video_ids, mean clip probabilities (V, C), multi-hot targets (V, C))``."""
+        if not self.video_ids:
+            empty = torch.zeros(0)
+            return empty.long(), empty.reshape(0, 0), empty.reshape(0, 0)
+
+        def cat(x: torch.Tensor | list[torch.Tensor]) -> torch.Tensor:
+            return torch.cat(x) if isinstance(x, list) else x
+
+        ids, sums, counts, targets = self._grouped(
+            cat(self.video_ids), cat(self.score_sums), cat(self.clip_counts), cat(self.targets)
+        )
+        return ids, sums / counts.clamp_min(1)[:, None], targets
+
+    def compute(self) -> dict[str, torch.Tensor]:
+        ids, scores, targets = self.video_scores()
+        out = {"clip_hit@1": self.clip_hits / self.clips.clamp_min(1)}
+        for k in self.top_k:
+            hit = hits_at_k(scores, targets, k).float().mean() if len(ids) else torch.tensor(0.0)
+            out[f"video_hit@{k}"] = hit
+        out["videos"] = torch.tensor(float(len(ids)))
+        return out

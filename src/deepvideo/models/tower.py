@@ -1,0 +1,294 @@
+"""Building blocks of the AlexNet-style tower of Karpathy et al. 2014, Sec. 3.1.
+
+The tower is described by a plain mapping (``conf/model/tower/alexnet.yaml``)::
+
+    convs:   list of {channels, kernel, stride, padding, norm, pool}
+    lrn:     {size, alpha, beta, k}           local response normalisation (Krizhevsky et al.)
+    pool:    {kernel, stride}                 spatial max pooling (2x2, non-overlapping)
+    fc:      [fc6_width, fc7_width]
+    dropout: p                                after the ReLU of fc6 and of fc7
+
+Every layer is three-dimensional so that the same code serves all the time-fusion variants:
+conv ``i`` is an ``nn.Conv3d`` with kernel ``(kt_i, k, k)``, stride ``(st_i, s, s)`` and padding
+``(0, p, p)`` (valid in time). A temporal kernel of 1 applies the 2-D filter frame by frame.
+
+Module layout shared by every net (the transfer-learning code freezes by these names)::
+
+    features.conv1 .. features.convN   Sequential(conv, relu[, norm][, pool])
+    fc6, fc7                           Sequential(fc, relu, dropout)
+    classifier                         Linear(fc7_width, num_classes)
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+__all__ = [
+    "ConvSpec",
+    "LRNSpec",
+    "PoolSpec",
+    "TowerSpec",
+    "build_features",
+    "build_head",
+    "feature_shape",
+    "flatten_time_major",
+    "init_weights",
+    "scale_width",
+    "to_plain",
+]
+
+
+def to_plain(cfg: Any) -> Any:
+    """Turn an OmegaConf container (or any mapping / sequence) into plain dicts and lists."""
+    try:  # OmegaConf is a dependency, but keep the models importable without it.
+        from omegaconf import DictConfig, ListConfig, OmegaConf
+
+        if isinstance(cfg, (DictConfig, ListConfig)):
+            return OmegaConf.to_container(cfg, resolve=True)
+    except ImportError:  # pragma: no cover
+        pass
+    if isinstance(cfg, Mapping):
+        return {k: to_plain(v) for k, v in cfg.items()}
+    if isinstance(cfg, (list, tuple)):
+        return [to_plain(v) for v in cfg]
+    return cfg
+
+
+def scale_width(n: int, width: float) -> int:
+    """Channel / unit count ``n`` scaled by ``width``, rounded, at least 1."""
+    return max(1, int(round(n * width)))
+
+
+@dataclass(frozen=True)
+class ConvSpec:
+    """One convolutional layer C(channels, kernel, stride) with padding, optional LRN and pool."""
+
+    channels: int
+    kernel: int
+    stride: int
+    padding: int = 0
+    norm: bool = False
+    pool: bool = False
+
+
+@dataclass(frozen=True)
+class LRNSpec:
+    """Parameters of ``nn.LocalResponseNorm`` (across channels)."""
+
+    size: int
+    alpha: float
+    beta: float
+    k: float
+
+
+@dataclass(frozen=True)
+class PoolSpec:
+    """Spatial max pooling; time is never pooled."""
+
+    kernel: int
+    stride: int
+
+
+@dataclass(frozen=True)
+class TowerSpec:
+    """The whole tower: conv stack, LRN/pool parameters, FC widths and dropout."""
+
+    convs: tuple[ConvSpec, ...]
+    lrn: LRNSpec
+    pool: PoolSpec
+    fc: tuple[int, int]
+    dropout: float
+
+    @classmethod
+    def from_config(cls, tower: Mapping[str, Any] | TowerSpec) -> TowerSpec:
+        """Parse the tower mapping (plain dict or OmegaConf ``DictConfig``)."""
+        if isinstance(tower, TowerSpec):
+            return tower
+        cfg = to_plain(tower)
+        missing = {"convs", "lrn", "pool", "fc", "dropout"} - set(cfg)
+        if missing:
+            raise ValueError(f"tower config is missing keys {sorted(missing)}")
+        convs = tuple(ConvSpec(**c) for c in cfg["convs"])
+        if not convs:
+            raise ValueError("tower config has an empty 'convs' list")
+        fc = tuple(int(v) for v in cfg["fc"])
+        if len(fc) != 2:
+            raise ValueError(f"tower 'fc' must list exactly two widths (fc6, fc7), got {list(fc)}")
+        return cls(
+            convs=convs,
+            lrn=LRNSpec(**cfg["lrn"]),
+            pool=PoolSpec(**cfg["pool"]),
+            fc=(fc[0], fc[1]),
+            dropout=float(cfg["dropout"]),
+        )
+
+    def scaled(self, width: float) -> TowerSpec:
+        """The same tower with every conv channel count and FC width multiplied by ``width``."""
+        if width <= 0:
+            raise ValueError(f"width must be positive, got {width}")
+        return replace(
+            self,
+            convs=tuple(replace(c, channels=scale_width(c.channels, width)) for c in self.convs),
+            fc=(scale_width(self.fc[0], width), scale_width(self.fc[1], width)),
+        )
+
+
+def _check_temporal(
+    spec: TowerSpec, temporal_kernels: Sequence[int], temporal_strides: Sequence[int]
+) -> None:
+    n = len(spec.convs)
+    if len(temporal_kernels) != n or len(temporal_strides) != n:
+        raise ValueError(
+            f"temporal_kernels ({list(temporal_kernels)}) and temporal_strides "
+            f"({list(temporal_strides)}) must have one entry per conv layer ({n})"
+        )
+    if any(k < 1 for k in temporal_kernels) or any(s < 1 for s in temporal_strides):
+        raise ValueError("temporal kernels and strides must be >= 1")
+
+
+def feature_shape(
+    spec: TowerSpec,
+    input_size: int,
+    num_frames: int,
+    temporal_kernels: Sequence[int],
+    temporal_strides: Sequence[int],
+    *,
+    drop_last_pool: bool = False,
+    name: str = "tower",
+) -> tuple[int, int, int, int]:
+    """Analytic output shape ``(C, T, H, W)`` of :func:`build_features` (square input).
+
+    Raises a ``ValueError`` naming the layer if the input is too small for the stack.
+    """
+    _check_temporal(spec, temporal_kernels, temporal_strides)
+    t, s, c = num_frames, input_size, 3
+    last = len(spec.convs) - 1
+    for i, (conv, kt, st) in enumerate(zip(spec.convs, temporal_kernels, temporal_strides)):
+        layer = f"conv{i + 1}"
+        if t < kt:
+            raise ValueError(
+                f"{name}: {num_frames} input frames are too few for {layer}, whose temporal "
+                f"kernel is {kt} ({t} time steps reach it)"
+            )
+        if s + 2 * conv.padding < conv.kernel:
+            raise ValueError(
+                f"{name}: input size {input_size} is too small: {layer} (kernel {conv.kernel}, "
+                f"padding {conv.padding}) receives a {s}x{s} map"
+            )
+        t = (t - kt) // st + 1
+        s = (s + 2 * conv.padding - conv.kernel) // conv.stride + 1
+        c = conv.channels
+        if conv.pool and not (drop_last_pool and i == last):
+            if s < spec.pool.kernel:
+                raise ValueError(
+                    f"{name}: input size {input_size} is too small: the pooling after {layer} "
+                    f"(kernel {spec.pool.kernel}) receives a {s}x{s} map"
+                )
+            s = (s - spec.pool.kernel) // spec.pool.stride + 1
+    return c, t, s, s
+
+
+def conv_block(
+    in_channels: int, conv: ConvSpec, kt: int, st: int, spec: TowerSpec, *, pool: bool
+) -> nn.Sequential:
+    """``Sequential(conv, relu[, norm][, pool])`` for one layer."""
+    layers: OrderedDict[str, nn.Module] = OrderedDict(
+        {
+            "conv": nn.Conv3d(
+                in_channels,
+                conv.channels,
+                kernel_size=(kt, conv.kernel, conv.kernel),
+                stride=(st, conv.stride, conv.stride),
+                padding=(0, conv.padding, conv.padding),
+            ),
+            "relu": nn.ReLU(inplace=True),
+        }
+    )
+    if conv.norm:
+        lrn = spec.lrn
+        layers["norm"] = nn.LocalResponseNorm(lrn.size, alpha=lrn.alpha, beta=lrn.beta, k=lrn.k)
+    if pool:
+        p = spec.pool
+        layers["pool"] = nn.MaxPool3d(
+            kernel_size=(1, p.kernel, p.kernel), stride=(1, p.stride, p.stride)
+        )
+    return nn.Sequential(OrderedDict(layers))
+
+
+def build_features(
+    spec: TowerSpec,
+    temporal_kernels: Sequence[int],
+    temporal_strides: Sequence[int],
+    *,
+    in_channels: int = 3,
+    drop_last_pool: bool = False,
+) -> nn.Sequential:
+    """The conv stack as ``Sequential(conv1=..., ..., convN=...)``.
+
+    ``drop_last_pool`` removes the pooling after the last conv layer (the multiresolution
+    streams, Sec. 3.2).
+    """
+    _check_temporal(spec, temporal_kernels, temporal_strides)
+    blocks: OrderedDict[str, nn.Module] = OrderedDict()
+    c = in_channels
+    last = len(spec.convs) - 1
+    for i, (conv, kt, st) in enumerate(zip(spec.convs, temporal_kernels, temporal_strides)):
+        pool = conv.pool and not (drop_last_pool and i == last)
+        blocks[f"conv{i + 1}"] = conv_block(c, conv, kt, st, spec, pool=pool)
+        c = conv.channels
+    return nn.Sequential(OrderedDict(blocks))
+
+
+def build_head(
+    in_features: int, spec: TowerSpec, num_classes: int
+) -> tuple[nn.Sequential, nn.Sequential, nn.Linear]:
+    """``fc6``, ``fc7`` (each ``Sequential(fc, relu, dropout)``, as in AlexNet) and ``classifier``."""
+    if num_classes < 1:
+        raise ValueError(f"num_classes must be >= 1, got {num_classes}")
+    d6, d7 = spec.fc
+
+    def fc(i: int, o: int) -> nn.Sequential:
+        return nn.Sequential(
+            OrderedDict(
+                fc=nn.Linear(i, o), relu=nn.ReLU(inplace=True), dropout=nn.Dropout(spec.dropout)
+            )
+        )
+
+    return fc(in_features, d6), fc(d6, d7), nn.Linear(d7, num_classes)
+
+
+def init_weights(module: nn.Module) -> None:
+    """Initialise in place.
+
+    Convolutions: Kaiming-normal (fan_out, ReLU) so that activations keep their scale through
+    the ReLU stack without the paper's hand-tuned per-layer constants; linear layers
+    ``N(0, 0.01)`` (the AlexNet / torchvision-VGG choice for the FC head); all biases zero.
+    """
+    for m in module.modules():
+        if isinstance(m, (nn.Conv3d, nn.Conv2d)):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.Linear):
+            nn.init.normal_(m.weight, 0.0, 0.01)
+            nn.init.zeros_(m.bias)
+
+
+def flatten_time_major(x: Tensor) -> Tensor:
+    """``(B, C, T, H, W) -> (B, T*C*H*W)``: the per-time-step maps concatenated in time order."""
+    if x.shape[2] == 1:
+        return x.flatten(1)
+    return x.transpose(1, 2).flatten(1)
+
+
+@torch.no_grad()
+def _dry_run_shape(features: nn.Module, input_size: int, num_frames: int) -> tuple[int, ...]:
+    """Shape of ``features`` on one zero clip (debug helper; the nets use :func:`feature_shape`)."""
+    out = features(torch.zeros(1, 3, num_frames, input_size, input_size))
+    return tuple(out.shape[1:])

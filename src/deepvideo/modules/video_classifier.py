@@ -1,0 +1,121 @@
+"""One LightningModule for every network: loss, metrics, optimizer and LR schedule.
+
+The network (``net``) is any ``nn.Module`` mapping ``(B, C, T, H, W)`` clips to class logits; it
+knows nothing of Lightning. Optimizer and scheduler come from the config as partials (Karpathy et
+al. 2014, Sec. 4.1: SGD, momentum 0.9, weight decay 5e-4, learning rate 1e-3, reduced when the
+validation metric plateaus).
+
+Training sees one clip per video. Validation and test see several clips per video, each as
+``V`` views (crops/flips, batch shape ``(B, V, C, T, H, W)``): view probabilities are averaged into
+a clip prediction, and clips into a video prediction (:class:`deepvideo.metrics.VideoLevelMetrics`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from deepvideo.metrics import VideoLevelMetrics, hits_at_k
+
+LOSSES = ("softmax", "bce")
+
+
+class VideoClassifier(pl.LightningModule):
+    """Wraps a video network for multi-label classification with clip- and video-level metrics."""
+
+    def __init__(
+        self,
+        net: nn.Module,
+        optimizer: Callable[..., torch.optim.Optimizer],
+        scheduler: Callable[..., Any] | None = None,
+        monitor: str = "val/video_hit@1",
+        monitor_mode: str = "max",
+        loss: str = "softmax",
+        top_k: Sequence[int] = (1, 5),
+    ) -> None:
+        super().__init__()
+        if loss not in LOSSES:
+            raise ValueError(f"module.loss must be one of {LOSSES}, got {loss!r}")
+        self.net = net
+        self.optimizer_factory = optimizer
+        self.scheduler_factory = scheduler
+        self.monitor = monitor
+        self.monitor_mode = monitor_mode
+        self.loss_name = loss
+        self.val_metrics = VideoLevelMetrics(top_k)
+        self.test_metrics = VideoLevelMetrics(top_k)
+        # Set by the training entry point; stored in every checkpoint so eval/predict can rebuild
+        # the exact network and data pipeline from the checkpoint alone.
+        self.run_config: dict[str, Any] = {}
+        self.class_names: list[str] = []
+        self.last_test_scores: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
+
+    def forward(self, video: torch.Tensor) -> torch.Tensor:
+        return self.net(video)
+
+    def loss(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Softmax cross-entropy against the label set spread evenly (multi-label), or BCE."""
+        if self.loss_name == "bce":
+            return F.binary_cross_entropy_with_logits(logits, target)
+        soft = target / target.sum(dim=-1, keepdim=True).clamp_min(1.0)
+        return F.cross_entropy(logits, soft)
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        logits = self(batch["video"])
+        loss = self.loss(logits.float(), batch["label"])
+        hit = hits_at_k(logits.detach(), batch["label"], 1).float().mean()
+        self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=True)
+        self.log("train/clip_hit@1", hit, prog_bar=True, on_step=False, on_epoch=True)
+        return loss
+
+    def clip_probabilities(self, video: torch.Tensor) -> torch.Tensor:
+        """``(B, V, C, T, H, W)`` views -> ``(B, num_classes)`` view-averaged probabilities."""
+        if video.ndim == 5:
+            video = video.unsqueeze(1)
+        b, v = video.shape[:2]
+        logits = self(video.flatten(0, 1))
+        return logits.float().softmax(-1).view(b, v, -1).mean(1)
+
+    def _eval_step(self, batch: dict[str, torch.Tensor], metrics: VideoLevelMetrics) -> None:
+        probs = self.clip_probabilities(batch["video"])
+        metrics.update(probs, batch["label"], batch["video_index"], batch.get("valid"))
+
+    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        self._eval_step(batch, self.val_metrics)
+
+    def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        self._eval_step(batch, self.test_metrics)
+
+    def _log_metrics(self, stage: str, metrics: VideoLevelMetrics) -> None:
+        values = metrics.compute()
+        videos = values.pop("videos")
+        self.log_dict({f"{stage}/{k}": v for k, v in values.items()}, prog_bar=stage == "val")
+        self.log(f"{stage}/videos", videos)
+        if stage == "test":
+            self.last_test_scores = metrics.video_scores()
+        metrics.reset()
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_metrics("val", self.val_metrics)
+
+    def on_test_epoch_end(self) -> None:
+        self._log_metrics("test", self.test_metrics)
+
+    def configure_optimizers(self) -> Any:
+        params = [p for p in self.parameters() if p.requires_grad]
+        optimizer = self.optimizer_factory(params=params)
+        if self.scheduler_factory is None:
+            return optimizer
+        scheduler = self.scheduler_factory(optimizer=optimizer)
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "monitor": self.monitor, "interval": "epoch"},
+        }
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["deepvideo"] = {"config": self.run_config, "class_names": self.class_names}

@@ -1,0 +1,370 @@
+"""Tests of the Karpathy et al. 2014 ConvNets (deepvideo.models) and the fovea/context split."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+import yaml
+from omegaconf import OmegaConf
+from torch import nn
+
+from deepvideo.data.multires import fovea_context_streams
+from deepvideo.models import (
+    AverageEnsemble,
+    EarlyFusion,
+    FusionNet,
+    LateFusion,
+    MultiResolution,
+    SingleFrame,
+    SlowFusion,
+    count_parameters,
+)
+
+TOWER_YAML = Path(__file__).resolve().parents[1] / "conf" / "model" / "tower" / "alexnet.yaml"
+NUM_CLASSES = 487
+
+# The paper's tower, written out by hand (Sec. 3.1), independent of the YAML and the code:
+#   C(96,11,3)-N-P-C(256,5,1)-N-P-C(384,3,1)-C(384,3,1)-C(256,3,1)-P-FC(4096)-FC(4096)
+CHANNELS = [96, 256, 384, 384, 256]
+KERNELS = [11, 5, 3, 3, 3]
+FC = 4096
+SLOW_KT = [4, 2, 2, 1, 1]
+SLOW_ST = [2, 2, 2, 1, 1]
+
+
+@pytest.fixture(scope="module")
+def tower() -> dict:
+    return yaml.safe_load(TOWER_YAML.read_text())
+
+
+def conv_params(c_out: int, c_in: int, kt: int, k: int) -> int:
+    return c_out * (c_in * kt * k * k) + c_out
+
+
+def fc_params(n_in: int, n_out: int) -> int:
+    return n_in * n_out + n_out
+
+
+def tower_conv_params(kts: list[int]) -> int:
+    c_in, total = 3, 0
+    for c, k, kt in zip(CHANNELS, KERNELS, kts):
+        total += conv_params(c, c_in, kt, k)
+        c_in = c
+    return total
+
+
+def head_params(fc6_in: int) -> int:
+    return fc_params(fc6_in, FC) + fc_params(FC, FC) + fc_params(FC, NUM_CLASSES)
+
+
+# Spatial sizes by hand, with the YAML's paddings (2, 2, 1, 1, 1):
+# 170: conv1 (170+4-11)//3+1 = 55 -P-> 27 -conv2-> 27 -P-> 13 -conv3..5-> 13 -P-> 6
+# 178 -> streams of 89: conv1 (89+4-11)//3+1 = 28 -P-> 14 -conv2-> 14 -P-> 7 -conv3..5-> 7
+SF_FC6_IN = 256 * 6 * 6
+MR_STREAM = 256 * 7 * 7
+
+# name -> (constructor kwargs, T, S, expected parameter count)
+PAPER = {
+    "single_frame": (
+        SingleFrame,
+        {},
+        1,
+        170,
+        tower_conv_params([1] * 5) + head_params(SF_FC6_IN),
+    ),
+    "early_fusion": (
+        EarlyFusion,
+        {},
+        10,
+        170,
+        tower_conv_params([10, 1, 1, 1, 1]) + head_params(SF_FC6_IN),
+    ),
+    "late_fusion": (
+        LateFusion,
+        {},
+        2,
+        170,
+        tower_conv_params([1] * 5) + head_params(2 * SF_FC6_IN),
+    ),
+    "slow_fusion": (
+        SlowFusion,
+        {},
+        10,
+        170,
+        tower_conv_params(SLOW_KT) + head_params(SF_FC6_IN),
+    ),
+    "multires": (
+        MultiResolution,
+        {},
+        1,
+        178,
+        2 * tower_conv_params([1] * 5) + head_params(2 * MR_STREAM),
+    ),
+    "multires_fovea_only": (
+        MultiResolution,
+        {"streams": "fovea"},
+        1,
+        178,
+        tower_conv_params([1] * 5) + head_params(MR_STREAM),
+    ),
+    "multires_context_only": (
+        MultiResolution,
+        {"streams": "context"},
+        1,
+        178,
+        tower_conv_params([1] * 5) + head_params(MR_STREAM),
+    ),
+    "multires_slow_fusion": (
+        MultiResolution,
+        {"base": "slow_fusion"},
+        10,
+        178,
+        2 * tower_conv_params(SLOW_KT) + head_params(2 * MR_STREAM),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(PAPER))
+def test_paper_size_shape_and_parameter_count(name: str, tower: dict) -> None:
+    cls, kwargs, t, s, expected = PAPER[name]
+    torch.manual_seed(0)
+    net = cls(NUM_CLASSES, s, tower, 1.0, **kwargs).eval()
+    assert count_parameters(net) == expected
+    with torch.no_grad():
+        out = net(torch.randn(1, 3, t, s, s))
+        assert out.shape == (1, NUM_CLASSES)
+        assert torch.isfinite(out).all()
+        if isinstance(net, MultiResolution):
+            fovea, context = fovea_context_streams(torch.zeros(1, 3, t, s, s))
+            for stream, x in zip(("fovea", "context"), (fovea, context)):
+                assert x.shape[-2:] == (89, 89)
+                if stream in net.features:
+                    assert net.features[stream](x).shape == (1, 256, 1, 7, 7)
+            assert net.stream_shape == (256, 1, 7, 7)
+    assert net.feature_dim == FC
+
+
+SMALL = {
+    "single_frame": (SingleFrame, {}, 1),
+    "early_fusion": (EarlyFusion, {}, 10),
+    "late_fusion": (LateFusion, {}, 2),
+    "slow_fusion": (SlowFusion, {}, 10),
+    "multires": (MultiResolution, {}, 1),
+    "multires_fovea_only": (MultiResolution, {"streams": "fovea"}, 1),
+    "multires_context_only": (MultiResolution, {"streams": "context"}, 1),
+    "multires_slow_fusion": (MultiResolution, {"base": "slow_fusion"}, 10),
+}
+
+
+@pytest.mark.parametrize("name", list(SMALL))
+def test_small_forward_backward(name: str, tower: dict) -> None:
+    cls, kwargs, t = SMALL[name]
+    torch.manual_seed(0)
+    net = cls(10, 64, tower, 0.125, **kwargs)
+    x = torch.randn(2, 3, t, 64, 64)
+    out = net(x)
+    assert out.shape == (2, 10)
+    out.logsumexp(dim=1).sum().backward()
+    for pname, p in net.named_parameters():
+        assert p.grad is not None and torch.isfinite(p.grad).all(), pname
+    assert net.forward_features(x).shape == (2, net.feature_dim)
+    # width scales every conv channel count and FC width (rounded): 96/8 = 12, 4096/8 = 512
+    assert net.feature_dim == 512
+    filters = net.first_layer_filters()
+    if isinstance(filters, dict):
+        assert set(filters) == set(net.features.keys())
+        filters = next(iter(filters.values()))
+    assert filters.shape[:2] == (12, 3) and filters.shape[-2:] == (11, 11)
+    assert not filters.requires_grad
+
+
+def test_layer_names_and_lrn(tower: dict) -> None:
+    net = SingleFrame(10, 64, tower, 0.125)
+    assert [n for n, _ in net.features.named_children()] == [f"conv{i}" for i in range(1, 6)]
+    assert isinstance(net.classifier, nn.Linear)
+    assert [n for n, _ in net.fc6.named_children()] == ["fc", "relu", "dropout"]
+    assert net.fc6.dropout.p == 0.5
+    norms = {n: m for n, m in net.named_modules() if isinstance(m, nn.LocalResponseNorm)}
+    assert set(norms) == {"features.conv1.norm", "features.conv2.norm"}
+    for m in norms.values():
+        assert (m.size, m.alpha, m.beta, m.k) == (5, 1e-4, 0.5, 2.0)
+    pools = {n: m for n, m in net.named_modules() if isinstance(m, nn.MaxPool3d)}
+    assert set(pools) == {f"features.conv{i}.pool" for i in (1, 2, 5)}
+    for m in pools.values():
+        assert tuple(m.kernel_size) == (1, 2, 2) and tuple(m.stride) == (1, 2, 2)
+    conv1 = net.features.conv1.conv
+    assert conv1.stride == (1, 3, 3) and conv1.padding == (0, 2, 2)
+    # freezing by name: everything but the classifier
+    for n, p in net.named_parameters():
+        p.requires_grad = n.startswith("classifier.")
+    assert count_parameters(net, trainable_only=True) == count_parameters(net.classifier)
+    assert all(not b.detach().any() for n, b in net.named_parameters() if "bias" in n)
+
+
+def test_accepts_dictconfig(tower: dict) -> None:
+    a = SlowFusion(
+        10, 64, OmegaConf.create(tower), 0.125, temporal_kernels=OmegaConf.create(SLOW_KT)
+    )
+    b = SlowFusion(10, 64, tower, 0.125)
+    assert count_parameters(a) == count_parameters(b)
+
+
+def _time_dims(net: FusionNet | MultiResolution, x: torch.Tensor, features: nn.Module) -> list[int]:
+    dims: list[int] = []
+    hooks = [
+        block.register_forward_hook(lambda _m, _i, o: dims.append(o.shape[2]))
+        for block in features.children()
+    ]
+    with torch.no_grad():
+        net(x)
+    for h in hooks:
+        h.remove()
+    return dims
+
+
+def test_temporal_extents(tower: dict) -> None:
+    slow = SlowFusion(10, 64, tower, 0.125)
+    assert _time_dims(slow, torch.randn(1, 3, 10, 64, 64), slow.features) == [4, 2, 1, 1, 1]
+    assert [b.conv.kernel_size[0] for b in slow.features.children()] == SLOW_KT
+    assert [b.conv.stride[0] for b in slow.features.children()] == SLOW_ST
+    early = EarlyFusion(10, 64, tower, 0.125)
+    assert early.features.conv1.conv.weight.shape == (12, 3, 10, 11, 11)
+    assert _time_dims(early, torch.randn(1, 3, 10, 64, 64), early.features) == [1] * 5
+    late = LateFusion(10, 64, tower, 0.125)
+    assert _time_dims(late, torch.randn(1, 3, 2, 64, 64), late.features) == [2] * 5
+    mr = MultiResolution(10, 64, tower, 0.125, base="slow_fusion")
+    assert _time_dims(mr, torch.randn(1, 3, 10, 64, 64), mr.features["fovea"]) == [4, 2, 1, 1, 1]
+
+
+def test_late_fusion_shares_tower_weights(tower: dict) -> None:
+    torch.manual_seed(0)
+    late = LateFusion(10, 64, tower, 0.125).eval()
+    single = SingleFrame(10, 64, tower, 0.125)
+    # one set of conv weights, the same as a single-frame tower
+    assert count_parameters(late.features) == count_parameters(single.features)
+    assert sum(isinstance(m, nn.Conv3d) for m in late.modules()) == 5
+    a, b = torch.randn(1, 3, 1, 64, 64), torch.randn(1, 3, 1, 64, 64)
+    with torch.no_grad():
+        fa, fb = late.features(a), late.features(b)
+        both = late.features(torch.cat([a, b], dim=2))
+        torch.testing.assert_close(both, torch.cat([fa, fb], dim=2))
+        # fc6 sees [conv5(frame 0), conv5(frame 1)] concatenated
+        manual = late.classifier(late.fc7(late.fc6(torch.cat([fa.flatten(1), fb.flatten(1)], 1))))
+        torch.testing.assert_close(late(torch.cat([a, b], dim=2)), manual)
+
+
+def test_multires_streams_and_ablations(tower: dict) -> None:
+    assert set(MultiResolution(10, 64, tower, 0.125).features) == {"fovea", "context"}
+    fov = MultiResolution(10, 64, tower, 0.125, streams="fovea")
+    ctx = MultiResolution(10, 64, tower, 0.125, streams="context")
+    assert set(fov.features) == {"fovea"} and set(ctx.features) == {"context"}
+    assert set(ctx.first_layer_filters()) == {"context"}
+    # no pooling after conv5 in the streams
+    assert not hasattr(fov.features["fovea"].conv5, "pool")
+    # the fovea-only net ignores everything outside the center crop
+    x = torch.randn(1, 3, 1, 64, 64)
+    y = x.clone()
+    y[..., :16, :] = 0.0
+    fov.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(fov(x), fov(y))
+    with pytest.raises(ValueError, match="streams"):
+        MultiResolution(10, 64, tower, streams="peripheral")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="single_frame"):
+        MultiResolution(10, 64, tower, num_frames=10)
+
+
+def test_fovea_context_streams() -> None:
+    clip = torch.randn(2, 3, 4, 178, 178)
+    fovea, context = fovea_context_streams(clip)
+    assert fovea.shape == context.shape == (2, 3, 4, 89, 89)
+    torch.testing.assert_close(fovea, clip[..., 44:133, 44:133])
+    flat = clip.flatten(0, 2)
+    torch.testing.assert_close(context, F.avg_pool2d(flat, 2).view(2, 3, 4, 89, 89))
+    # other layouts: (T, H, W, C) with dims=(1, 2)
+    hwc = clip[0].permute(1, 2, 3, 0)
+    f2, c2 = fovea_context_streams(hwc, dims=(1, 2))
+    torch.testing.assert_close(f2, fovea[0].permute(1, 2, 3, 0))
+    torch.testing.assert_close(c2, context[0].permute(1, 2, 3, 0))
+    # period-2 texture is averaged away in the context stream, kept in the fovea
+    checker = ((torch.arange(8)[:, None] + torch.arange(8)[None, :]) % 2).float()
+    f3, c3 = fovea_context_streams(checker)
+    torch.testing.assert_close(c3, torch.full((4, 4), 0.5))
+    assert f3.std() > 0.4
+    with pytest.raises(ValueError, match="even"):
+        fovea_context_streams(torch.zeros(3, 177, 177))
+    with pytest.raises(ValueError, match="square"):
+        fovea_context_streams(torch.zeros(3, 178, 170))
+
+
+def test_clear_errors(tower: dict) -> None:
+    with pytest.raises(ValueError, match=r"input size 20 is too small.*conv5"):
+        SingleFrame(10, 20, tower)
+    with pytest.raises(ValueError, match="even"):
+        MultiResolution(10, 177, tower)
+    with pytest.raises(ValueError, match="too few"):
+        SlowFusion(10, 64, tower, 0.125, num_frames=4)
+    with pytest.raises(ValueError, match="one entry per conv layer"):
+        SlowFusion(10, 64, tower, 0.125, temporal_kernels=[4, 2, 2])
+    slow = SlowFusion(10, 64, tower, 0.125)
+    with pytest.raises(
+        ValueError, match=r"SlowFusion expects clips of 10 frames, got 4.*num_frames"
+    ):
+        slow(torch.randn(1, 3, 4, 64, 64))
+    with pytest.raises(ValueError, match=r"64x64.*crop_size"):
+        slow(torch.randn(1, 3, 10, 60, 60))
+    with pytest.raises(ValueError, match="1 frames, got 2"):
+        SingleFrame(10, 64, tower, 0.125)(torch.randn(1, 3, 2, 64, 64))
+    with pytest.raises(ValueError, match=r"\(B, 3, T, H, W\)"):
+        SingleFrame(10, 64, tower, 0.125)(torch.randn(1, 3, 64, 64))
+
+
+def test_ensemble_averages_probabilities(tower: dict) -> None:
+    torch.manual_seed(0)
+    nets = [SingleFrame(10, 64, tower, 0.125).eval() for _ in range(3)]
+    ens = AverageEnsemble(nets).eval()
+    x = torch.randn(4, 3, 1, 64, 64)
+    with torch.no_grad():
+        manual = torch.stack([n(x).softmax(-1) for n in nets]).mean(0)
+        out = ens(x)
+    torch.testing.assert_close(out.exp(), manual)
+    torch.testing.assert_close(out.exp().sum(-1), torch.ones(4))
+    assert torch.equal(out.argmax(-1), manual.argmax(-1))
+
+
+def test_ensemble_frame_indices(tower: dict) -> None:
+    torch.manual_seed(0)
+    sf = SingleFrame(10, 64, tower, 0.125).eval()
+    late = LateFusion(10, 64, tower, 0.125).eval()
+    slow = SlowFusion(10, 64, tower, 0.125).eval()
+    mr = MultiResolution(10, 70, tower, 0.125).eval()
+    ens = AverageEnsemble.from_members(
+        {
+            "single": (sf, [8]),
+            "late": (late, [0, 15]),
+            "slow": (slow, range(3, 13)),
+        }
+    ).eval()
+    x = torch.randn(2, 3, 16, 64, 64)
+    with torch.no_grad():
+        probs = [
+            sf(x[:, :, 8:9]).softmax(-1),
+            late(x[:, :, [0, 15]]).softmax(-1),
+            slow(x[:, :, 3:13]).softmax(-1),
+        ]
+        torch.testing.assert_close(ens(x).exp(), torch.stack(probs).mean(0))
+        with pytest.raises(ValueError, match="only 8 frames"):
+            ens(x[:, :, :8])
+        # per-member center crops: a 70x70 multires net with a 64x64 single-frame net
+        ens2 = AverageEnsemble([sf, mr], frame_indices=[[0], [0]], crop_sizes=[64, None]).eval()
+        z = torch.randn(2, 3, 1, 70, 70)
+        expect = (sf(z[..., 3:67, 3:67]).softmax(-1) + mr(z).softmax(-1)) / 2
+        torch.testing.assert_close(ens2(z).exp(), expect)
+    seq = AverageEnsemble.from_members([sf, (late, [0, 1])])
+    assert list(seq.members) == ["member0", "member1"]
+    assert seq.frame_indices == {"member0": None, "member1": (0, 1)}
+    assert math.isclose(count_parameters(seq), count_parameters(sf) + count_parameters(late))

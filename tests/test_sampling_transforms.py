@@ -1,0 +1,84 @@
+"""Clip sampling rules and the paper's preprocessing."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from deepvideo.data.sampling import ClipSpec, eval_clips, fps_frames, random_clip
+from deepvideo.data.transforms import ClipTransform
+
+
+def test_random_clip_stays_inside_and_keeps_spacing() -> None:
+    rng = np.random.default_rng(0)
+    spec = ClipSpec(num_frames=2, frame_stride=15)  # Late Fusion
+    for _ in range(200):
+        a, b = random_clip(40, spec, rng)
+        assert b - a == 15 and 0 <= a and b < 40
+    starts = {random_clip(40, spec, rng)[0] for _ in range(500)}
+    assert starts == set(range(40 - 15))
+
+
+def test_short_video_repeats_last_frame() -> None:
+    clip = random_clip(4, ClipSpec(num_frames=10), np.random.default_rng(0))
+    assert clip == [0, 1, 2, 3, 3, 3, 3, 3, 3, 3]
+
+
+def test_target_fps_resamples_the_stride_in_time() -> None:
+    # a 30 fps file read at 10 fps: consecutive clip frames are 3 native frames apart
+    clip = random_clip(300, ClipSpec(num_frames=5, target_fps=10), np.random.default_rng(1), 30.0)
+    assert np.all(np.diff(clip) == 3)
+
+
+def test_eval_clips_are_seeded_and_uniform_mode_spans_the_video() -> None:
+    spec = ClipSpec(num_frames=10)
+    a = eval_clips(100, spec, 20, np.random.default_rng(7))
+    b = eval_clips(100, spec, 20, np.random.default_rng(7))
+    assert a == b and len(a) == 20 and all(len(c) == 10 for c in a)
+    uniform = eval_clips(100, spec, 5, np.random.default_rng(0), mode="uniform")
+    assert uniform[0][0] == 0 and uniform[-1][-1] == 99
+
+
+def test_fps_frames_one_per_second_and_repeat_for_short_videos() -> None:
+    long = fps_frames(num_frames=30 * 600, native_fps=30.0)
+    assert len(long) == 300 and long[:3] == [0, 30, 60] and long[-1] == 299 * 30
+    short = fps_frames(num_frames=30 * 100 + 1, native_fps=30.0)  # 101 s -> 101 frames, repeated
+    assert len(short) == 300 and short[101] == 0 and short[100] == 3000
+    assert len(fps_frames(30 * 100 + 1, 30.0, repeat=False)) == 101
+
+
+def test_clip_spec_rejects_impossible_values() -> None:
+    with pytest.raises(ValueError, match="num_frames"):
+        ClipSpec(num_frames=0)
+    with pytest.raises(ValueError, match="crop_size 80 is larger than resize 72"):
+        ClipTransform(resize=72, crop=80)
+
+
+def gradient_clip(t: int = 4, h: int = 60, w: int = 80) -> torch.Tensor:
+    """Frames whose pixel value encodes the column, plus a per-frame offset."""
+    cols = torch.arange(w).float().mul(2).clamp(max=250)
+    frames = cols.view(1, 1, w, 1).expand(t, h, w, 3).clone()
+    frames += torch.arange(t).view(t, 1, 1, 1)
+    return frames.to(torch.uint8)
+
+
+def test_train_transform_crops_all_frames_alike_and_subtracts_mean() -> None:
+    transform = ClipTransform(resize=60, crop=50, mean=117.0)
+    frames = gradient_clip()
+    rng = np.random.default_rng(3)
+    out = transform.train(frames, rng)
+    assert out.shape == (3, 4, 50, 50) and out.dtype == torch.float32
+    # every frame got the same crop and flip: frame t = frame 0 + t
+    for t in range(4):
+        assert torch.allclose(out[:, t], out[:, 0] + t)
+    assert out.min() < 0  # mean subtracted
+
+
+def test_eval_views_center_and_mirror() -> None:
+    transform = ClipTransform(resize=60, crop=50)
+    views = transform.views(gradient_clip(), 4, np.random.default_rng(0))
+    assert views.shape == (4, 3, 4, 50, 50)
+    assert torch.equal(views[1], views[0].flip(-1))
+    center = transform.square(gradient_clip())[:, :, 5:55, 5:55].permute(1, 0, 2, 3).float() - 117
+    assert torch.allclose(views[0], center)

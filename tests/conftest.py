@@ -25,11 +25,11 @@ def compose_config(
     with initialize_config_dir(str(CONF), version_base="1.3"):
         cfg = compose(name, overrides=list(overrides), return_hydra_config=True)
     HydraConfig().set_config(cfg)
+    with open_dict(cfg):
+        del cfg.hydra
     if output_dir is not None:
         with open_dict(cfg):
             cfg.paths.output_dir = str(output_dir)
-            cfg.hydra.runtime.output_dir = str(output_dir)
-        HydraConfig().set_config(cfg)
     return cfg
 
 

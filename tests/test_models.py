@@ -51,7 +51,7 @@ def fc_params(n_in: int, n_out: int) -> int:
 
 def tower_conv_params(kts: list[int]) -> int:
     c_in, total = 3, 0
-    for c, k, kt in zip(CHANNELS, KERNELS, kts):
+    for c, k, kt in zip(CHANNELS, KERNELS, kts, strict=True):
         total += conv_params(c, c_in, kt, k)
         c_in = c
     return total
@@ -140,7 +140,7 @@ def test_paper_size_shape_and_parameter_count(name: str, tower: dict) -> None:
         assert torch.isfinite(out).all()
         if isinstance(net, MultiResolution):
             fovea, context = fovea_context_streams(torch.zeros(1, 3, t, s, s))
-            for stream, x in zip(("fovea", "context"), (fovea, context)):
+            for stream, x in zip(("fovea", "context"), (fovea, context), strict=True):
                 assert x.shape[-2:] == (89, 89)
                 if stream in net.features:
                     assert net.features[stream](x).shape == (1, 256, 1, 7, 7)
@@ -194,8 +194,8 @@ def test_layer_names_and_lrn(tower: dict) -> None:
         assert (m.size, m.alpha, m.beta, m.k) == (5, 1e-4, 0.5, 2.0)
     pools = {n: m for n, m in net.named_modules() if isinstance(m, nn.MaxPool3d)}
     assert set(pools) == {f"features.conv{i}.pool" for i in (1, 2, 5)}
-    for m in pools.values():
-        assert tuple(m.kernel_size) == (1, 2, 2) and tuple(m.stride) == (1, 2, 2)
+    for pool in pools.values():
+        assert pool.kernel_size == (1, 2, 2) and pool.stride == (1, 2, 2)
     conv1 = net.features.conv1.conv
     assert conv1.stride == (1, 3, 3) and conv1.padding == (0, 2, 2)
     # freezing by name: everything but the classifier
@@ -273,7 +273,7 @@ def test_multires_streams_and_ablations(tower: dict) -> None:
     with torch.no_grad():
         torch.testing.assert_close(fov(x), fov(y))
     with pytest.raises(ValueError, match="streams"):
-        MultiResolution(10, 64, tower, streams="peripheral")  # type: ignore[arg-type]
+        MultiResolution(10, 64, tower, streams="peripheral")
     with pytest.raises(ValueError, match="single_frame"):
         MultiResolution(10, 64, tower, num_frames=10)
 

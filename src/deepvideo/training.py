@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
-from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.utilities import rank_zero_only
@@ -19,8 +18,7 @@ log = logging.getLogger(__name__)
 
 
 def output_dir(cfg: DictConfig) -> Path:
-    if HydraConfig.initialized():
-        return Path(HydraConfig.get().runtime.output_dir)
+    """The run directory (Hydra's, unless a caller set ``paths.output_dir``)."""
     return Path(cfg.paths.output_dir)
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -112,7 +113,7 @@ class AverageEnsemble(nn.Module):
         return torch.logsumexp(logp, dim=0) - math.log(logp.shape[0])
 
 
-def _per_member(value, names: list[str], what: str) -> dict:  # type: ignore[no-untyped-def]
+def _per_member(value: Any, names: list[str], what: str) -> dict[str, Any]:
     if value is None:
         return dict.fromkeys(names)
     if isinstance(value, Mapping):
@@ -123,4 +124,4 @@ def _per_member(value, names: list[str], what: str) -> dict:  # type: ignore[no-
     value = list(value)
     if len(value) != len(names):
         raise ValueError(f"{what} has {len(value)} entries for {len(names)} members")
-    return dict(zip(names, value))
+    return dict(zip(names, value, strict=True))

@@ -112,7 +112,7 @@ class FusionNet(nn.Module):
 
     def first_layer_filters(self) -> Tensor:
         """conv1 weights ``(out, 3, kt, k, k)`` (detached), for the Fig. 3 visualisation."""
-        conv = self.features.conv1.conv
+        conv = self.features.get_submodule("conv1.conv")
         assert isinstance(conv, nn.Conv3d)
         return conv.weight.detach()
 

@@ -139,7 +139,7 @@ class MultiResolution(nn.Module):
         """conv1 weights of each present stream, ``{'fovea': ..., 'context': ...}``."""
         out: dict[str, Tensor] = {}
         for s in self.streams:
-            conv = self.features[s].conv1.conv
+            conv = self.features.get_submodule(f"{s}.conv1.conv")
             assert isinstance(conv, nn.Conv3d)
             out[s] = conv.weight.detach()
         return out

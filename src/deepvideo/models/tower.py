@@ -26,7 +26,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-import torch
 from torch import Tensor, nn
 
 __all__ = [
@@ -169,7 +168,9 @@ def feature_shape(
     _check_temporal(spec, temporal_kernels, temporal_strides)
     t, s, c = num_frames, input_size, 3
     last = len(spec.convs) - 1
-    for i, (conv, kt, st) in enumerate(zip(spec.convs, temporal_kernels, temporal_strides)):
+    for i, (conv, kt, st) in enumerate(
+        zip(spec.convs, temporal_kernels, temporal_strides, strict=True)
+    ):
         layer = f"conv{i + 1}"
         if t < kt:
             raise ValueError(
@@ -238,7 +239,9 @@ def build_features(
     blocks: OrderedDict[str, nn.Module] = OrderedDict()
     c = in_channels
     last = len(spec.convs) - 1
-    for i, (conv, kt, st) in enumerate(zip(spec.convs, temporal_kernels, temporal_strides)):
+    for i, (conv, kt, st) in enumerate(
+        zip(spec.convs, temporal_kernels, temporal_strides, strict=True)
+    ):
         pool = conv.pool and not (drop_last_pool and i == last)
         blocks[f"conv{i + 1}"] = conv_block(c, conv, kt, st, spec, pool=pool)
         c = conv.channels
@@ -285,10 +288,3 @@ def flatten_time_major(x: Tensor) -> Tensor:
     if x.shape[2] == 1:
         return x.flatten(1)
     return x.transpose(1, 2).flatten(1)
-
-
-@torch.no_grad()
-def _dry_run_shape(features: nn.Module, input_size: int, num_frames: int) -> tuple[int, ...]:
-    """Shape of ``features`` on one zero clip (debug helper; the nets use :func:`feature_shape`)."""
-    out = features(torch.zeros(1, 3, num_frames, input_size, input_size))
-    return tuple(out.shape[1:])

@@ -1,0 +1,108 @@
+"""Which frames of a video make a clip: the papers' sampling rules as small, reusable pieces.
+
+Every sampler works on frame *indices* only; decoding happens elsewhere. A clip is ``num_frames``
+frames spaced ``frame_stride`` apart (Late Fusion: 2 frames, 15 apart; Slow Fusion: 10 consecutive
+frames). With ``target_fps`` set, the stride counts frames of a virtual stream resampled to that
+rate, so clips mean the same span of time whatever the file's own frame rate.
+
+- :func:`random_clip`: training, a uniformly random start (Karpathy et al. 2014, Sec. 4.1).
+- :func:`eval_clips`: evaluation, ``num_clips`` seeded random starts per video (20 on Sports-1M,
+  50 on UCF-101); ``mode="uniform"`` spaces them evenly instead.
+- :func:`fps_frames`: Ng et al. 2015, Sec. 4: frames at 1 fps from the first ``max_frames``
+  seconds, the sequence repeated from the start when the video is shorter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class ClipSpec:
+    """Frames per clip, their spacing, and the rate the spacing is measured at."""
+
+    num_frames: int = 1
+    frame_stride: int = 1
+    target_fps: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.num_frames < 1 or self.frame_stride < 1:
+            raise ValueError(
+                f"a clip needs num_frames >= 1 and frame_stride >= 1, got "
+                f"num_frames={self.num_frames}, frame_stride={self.frame_stride}"
+            )
+        if self.target_fps is not None and self.target_fps <= 0:
+            raise ValueError(f"target_fps must be positive or null, got {self.target_fps}")
+
+    @property
+    def span(self) -> int:
+        """Frames (at the sampling rate) from the first to the last frame of a clip, inclusive."""
+        return (self.num_frames - 1) * self.frame_stride + 1
+
+    def step(self, native_fps: float) -> float:
+        """Native frames per sampling-rate frame."""
+        return 1.0 if self.target_fps is None else native_fps / self.target_fps
+
+
+def _to_native(
+    starts: np.ndarray, spec: ClipSpec, native_fps: float, num_frames: int
+) -> list[list[int]]:
+    offsets = np.arange(spec.num_frames) * spec.frame_stride
+    virtual = starts[:, None] + offsets[None, :]
+    native = np.floor(virtual * spec.step(native_fps) + 1e-6).astype(np.int64)
+    return np.clip(native, 0, num_frames - 1).tolist()
+
+
+def _virtual_length(num_frames: int, spec: ClipSpec, native_fps: float) -> int:
+    return max(1, int(np.floor((num_frames - 1) / spec.step(native_fps))) + 1)
+
+
+def random_clip(
+    num_frames: int, spec: ClipSpec, rng: np.random.Generator, native_fps: float = 30.0
+) -> list[int]:
+    """Indices of one clip at a uniformly random position (a short video repeats its last frame)."""
+    length = _virtual_length(num_frames, spec, native_fps)
+    start = int(rng.integers(0, max(1, length - spec.span + 1)))
+    return _to_native(np.array([start]), spec, native_fps, num_frames)[0]
+
+
+def eval_clips(
+    num_frames: int,
+    spec: ClipSpec,
+    num_clips: int,
+    rng: np.random.Generator,
+    native_fps: float = 30.0,
+    mode: str = "random",
+) -> list[list[int]]:
+    """``num_clips`` clips of one video for evaluation: seeded random or evenly spaced starts."""
+    length = _virtual_length(num_frames, spec, native_fps)
+    last_start = max(0, length - spec.span)
+    if mode == "random":
+        starts = rng.integers(0, last_start + 1, size=num_clips)
+    elif mode == "uniform":
+        starts = np.round(np.linspace(0, last_start, num_clips)).astype(np.int64)
+    else:
+        raise ValueError(f"unknown clip sampling mode {mode!r}: use 'random' or 'uniform'")
+    return _to_native(starts, spec, native_fps, num_frames)
+
+
+def fps_frames(
+    num_frames: int,
+    native_fps: float,
+    target_fps: float = 1.0,
+    max_frames: int = 300,
+    repeat: bool = True,
+) -> list[int]:
+    """Ng et al. 2015: one frame every ``1/target_fps`` seconds, at most ``max_frames`` of them.
+
+    A video shorter than ``max_frames / target_fps`` seconds is repeated from its start to fill
+    ``max_frames`` frames when ``repeat`` (the paper's rule); otherwise its own frames are returned.
+    """
+    step = native_fps / target_fps
+    available = int(np.floor((num_frames - 1) / step)) + 1
+    own = np.floor(np.arange(min(available, max_frames)) * step + 1e-6).astype(np.int64)
+    if not repeat or len(own) >= max_frames:
+        return own.tolist()
+    return np.resize(own, max_frames).tolist()

@@ -9,8 +9,9 @@ training partition by :func:`deepvideo.data.sports1m.holdout_split`.
 
 from __future__ import annotations
 
+import abc
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -45,28 +46,23 @@ def _collate_keys(batch: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
     return out
 
 
-class Sports1MDataModule(pl.LightningDataModule):
-    """Sports-1M (Karpathy et al. 2014, Sec. 4.1): 487 classes, multi-label, with local holes."""
+class VideoDataModule(pl.LightningDataModule, abc.ABC):
+    """What every video DataModule shares: clip spec, transforms, loaders and split bookkeeping.
 
-    dataset_name = "Sports-1M"
-    how_to_get = (
-        "download a partition with `python scripts/download_sports1m.py --root DIR`, re-encode it "
-        "with `python scripts/prepare_videos.py`, and pass data.root=DIR; or try data=synthetic"
-    )
+    Subclasses say where the dataset lives (:meth:`check_available`) and read its own files into
+    class names and per-split :class:`VideoItem` lists (:meth:`load_splits`), filling
+    ``self.stats[split]`` with ``listed``/``found``/``missing``/``multi_label`` counts.
+    """
+
+    dataset_name = "dataset"
+    how_to_get = "check data.root"
 
     def __init__(
         self,
         root: str,
-        num_classes: int = 487,
+        num_classes: int,
         clip: Mapping[str, Any] | None = None,
         sizes: Mapping[str, int] | None = None,
-        partition: str = "original",
-        fold: int = 0,
-        video_dir: str = "videos",
-        extensions: tuple[str, ...] = VIDEO_EXTENSIONS,
-        labels_file: str | None = None,
-        val_fraction: float = 0.125,
-        split_seed: int = 0,
         target_fps: float | None = None,
         mean: float = 117.0,
         std: float = 1.0,
@@ -84,13 +80,6 @@ class Sports1MDataModule(pl.LightningDataModule):
         sizes = dict(sizes or {"resize": 200, "crop": 170})
         self.root = Path(root).expanduser()
         self.num_classes = num_classes
-        self.partition = partition
-        self.fold = fold
-        self.video_dir = video_dir
-        self.extensions = tuple(extensions)
-        self.labels_file = labels_file
-        self.val_fraction = val_fraction
-        self.split_seed = split_seed
         self.batch_size = batch_size
         self.eval_batch_size = eval_batch_size or batch_size
         self.num_workers = num_workers
@@ -109,90 +98,48 @@ class Sports1MDataModule(pl.LightningDataModule):
         self.splits: dict[str, list[VideoItem]] = {}
         self.stats: dict[str, dict[str, int]] = {}
 
-    # ----------------------------------------------------------------------------------- files
-    def partition_files(self) -> dict[str, Path]:
-        """The train/test list files for the configured partition."""
-        if self.partition == "original":
-            folder = self.root / "original"
-            return {
-                "train": folder / "train_partition.txt",
-                "test": folder / "test_partition.txt",
-            }
-        if self.partition == "cross-validation":
-            if not 0 <= self.fold <= 9:
-                raise ValueError(f"data.fold must be 0..9 for cross-validation, got {self.fold}")
-            folder = self.root / "cross-validation"
-            return {
-                "train": folder / f"sports{self.fold}_train.txt",
-                "test": folder / f"sports{self.fold}_test.txt",
-            }
-        raise ValueError(
-            f"unknown data.partition {self.partition!r}: use 'original' or 'cross-validation'"
-        )
-
+    # ------------------------------------------------------------------- for subclasses to say
+    @abc.abstractmethod
     def check_available(self) -> None:
-        """Stop early, in one line, when the root holds no dataset."""
-        files = self.partition_files()
-        missing = [str(p) for p in files.values() if not p.is_file()]
-        if missing or not index_videos(self.root / self.video_dir, self.extensions):
-            what = f"no partition file {missing[0]}" if missing else "no videos"
-            raise DataNotFoundError(
-                f"{self.dataset_name}: {what} under data.root={self.root} "
-                f"(looked for {files['train'].name} and videos in "
-                f"{self.root / self.video_dir}); {self.how_to_get}"
-            )
+        """Raise :class:`DataNotFoundError` (one line: where, and how to get it) if absent."""
 
-    def load_classes(self) -> list[str]:
-        local = self.root / "labels.txt"
-        path = self.labels_file or (local if local.is_file() else None)
-        names = load_class_names(path)
-        if len(names) != self.num_classes:
-            raise ValueError(
-                f"{path or 'the shipped Sports-1M labels.txt'} lists {len(names)} classes but "
-                f"data.num_classes={self.num_classes}; set data.num_classes={len(names)}"
-            )
-        return names
+    @abc.abstractmethod
+    def load_splits(self) -> tuple[list[str], dict[str, list[VideoItem]]]:
+        """Class names and the ``train``/``val``/``test`` videos found locally."""
 
-    def _items(
-        self, split: str, records: list[VideoRecord], files: dict[str, Path]
-    ) -> list[VideoItem]:
-        items = [
-            VideoItem(files[r.video_id], r.labels, r.video_id) for r in records if r.video_id in files
-        ]
-        self.stats[split] = {
-            "listed": len(records),
-            "found": len(items),
-            "missing": len(records) - len(items),
-            "multi_label": sum(len(r.labels) > 1 for r in records),
-        }
-        return items
+    def video_folder(self) -> Path:
+        return self.root
 
     # ------------------------------------------------------------------------------- lightning
     def setup(self, stage: str | None = None) -> None:
         if self.splits:
             return
         self.check_available()
-        self.class_names = self.load_classes()
-        lists = self.partition_files()
-        files = index_videos(self.root / self.video_dir, self.extensions)
-        train_records = parse_partition(lists["train"], self.num_classes)
-        test_records = parse_partition(lists["test"], self.num_classes)
-        train_records, val_records = holdout_split(
-            train_records, self.val_fraction, self.split_seed
-        )
-        for split, records in (("train", train_records), ("val", val_records), ("test", test_records)):
-            self.splits[split] = self._items(split, records, files)
+        self.class_names, self.splits = self.load_splits()
+        if len(self.class_names) != self.num_classes:
+            raise ValueError(
+                f"{self.dataset_name} at {self.root} has {len(self.class_names)} classes but "
+                f"data.num_classes={self.num_classes}; set data.num_classes={len(self.class_names)}"
+            )
         missing = {s: v["missing"] for s, v in self.stats.items() if v["missing"]}
         if missing:
             log.warning(
-                "%s: %s listed videos have no local file under %s (train/val/test: %s); "
-                "they are left out of this run",
+                "%s: %s listed videos have no local file under %s (%s); they are left out of "
+                "this run",
                 self.dataset_name,
                 sum(missing.values()),
-                self.root / self.video_dir,
-                "/".join(str(self.stats[s]["missing"]) for s in ("train", "val", "test")),
+                self.video_folder(),
+                ", ".join(f"{s} {n}" for s, n in missing.items()),
             )
-        log.info("%s splits (videos found): %s", self.dataset_name, self.summary())
+        log.info("%s videos found/listed: %s", self.dataset_name, self.summary())
+
+    def count(self, split: str, listed: int, items: list[VideoItem], multi_label: int) -> None:
+        self.stats[split] = {
+            "listed": listed,
+            "found": len(items),
+            "missing": listed - len(items),
+            "multi_label": multi_label,
+        }
 
     def summary(self) -> str:
         return ", ".join(f"{s} {v['found']}/{v['listed']}" for s, v in self.stats.items())
@@ -221,7 +168,7 @@ class Sports1MDataModule(pl.LightningDataModule):
         if len(data) == 0:
             raise DataNotFoundError(
                 f"{self.dataset_name}: the {split} split has no local videos under "
-                f"{self.root / self.video_dir}; {self.how_to_get}"
+                f"{self.video_folder()}; {self.how_to_get}"
             )
         return DataLoader(
             data,
@@ -252,6 +199,101 @@ class Sports1MDataModule(pl.LightningDataModule):
         if not videos:
             return 0.0
         return sum(len(v.labels) for v in videos) / (len(videos) * self.num_classes)
+
+
+class Sports1MDataModule(VideoDataModule):
+    """Sports-1M (Karpathy et al. 2014, Sec. 4.1): 487 classes, multi-label, with local holes."""
+
+    dataset_name = "Sports-1M"
+    how_to_get = (
+        "download a partition with `python scripts/download_sports1m.py --root DIR`, re-encode it "
+        "with `python scripts/prepare_videos.py`, and pass data.root=DIR; or try data=synthetic"
+    )
+
+    def __init__(
+        self,
+        root: str,
+        num_classes: int = 487,
+        partition: str = "original",
+        fold: int = 0,
+        video_dir: str = "videos",
+        extensions: Sequence[str] = VIDEO_EXTENSIONS,
+        labels_file: str | None = None,
+        val_fraction: float = 0.125,
+        split_seed: int = 0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(root=root, num_classes=num_classes, **kwargs)
+        self.partition = partition
+        self.fold = fold
+        self.video_dir = video_dir
+        self.extensions = tuple(extensions)
+        self.labels_file = labels_file
+        self.val_fraction = val_fraction
+        self.split_seed = split_seed
+
+    def video_folder(self) -> Path:
+        return self.root / self.video_dir
+
+    def partition_files(self) -> dict[str, Path]:
+        """The train/test list files for the configured partition."""
+        if self.partition == "original":
+            folder = self.root / "original"
+            return {
+                "train": folder / "train_partition.txt",
+                "test": folder / "test_partition.txt",
+            }
+        if self.partition == "cross-validation":
+            if not 0 <= self.fold <= 9:
+                raise ValueError(f"data.fold must be 0..9 for cross-validation, got {self.fold}")
+            folder = self.root / "cross-validation"
+            return {
+                "train": folder / f"sports{self.fold}_train.txt",
+                "test": folder / f"sports{self.fold}_test.txt",
+            }
+        raise ValueError(
+            f"unknown data.partition {self.partition!r}: use 'original' or 'cross-validation'"
+        )
+
+    def check_available(self) -> None:
+        files = self.partition_files()
+        missing = [str(p) for p in files.values() if not p.is_file()]
+        if missing or not index_videos(self.video_folder(), self.extensions):
+            what = f"no partition file {missing[0]}" if missing else "no videos"
+            raise DataNotFoundError(
+                f"{self.dataset_name}: {what} under data.root={self.root} "
+                f"(looked for {files['train'].name} and videos in {self.video_folder()}); "
+                f"{self.how_to_get}"
+            )
+
+    def load_classes(self) -> list[str]:
+        local = self.root / "labels.txt"
+        return load_class_names(self.labels_file or (local if local.is_file() else None))
+
+    def load_splits(self) -> tuple[list[str], dict[str, list[VideoItem]]]:
+        lists = self.partition_files()
+        files = index_videos(self.video_folder(), self.extensions)
+        train_records = parse_partition(lists["train"], self.num_classes)
+        test_records = parse_partition(lists["test"], self.num_classes)
+        train_records, val_records = holdout_split(
+            train_records, self.val_fraction, self.split_seed
+        )
+        splits: dict[str, list[VideoItem]] = {}
+        for split, records in (
+            ("train", train_records),
+            ("val", val_records),
+            ("test", test_records),
+        ):
+            items = self.records_to_items(records, files)
+            self.count(split, len(records), items, sum(len(r.labels) > 1 for r in records))
+            splits[split] = items
+        return self.load_classes(), splits
+
+    @staticmethod
+    def records_to_items(records: list[VideoRecord], files: dict[str, Path]) -> list[VideoItem]:
+        return [
+            VideoItem(files[r.video_id], r.labels, r.video_id) for r in records if r.video_id in files
+        ]
 
 
 class SyntheticDataModule(Sports1MDataModule):

@@ -267,11 +267,13 @@ def build_head(
 
 
 def init_weights(module: nn.Module) -> None:
-    """Initialise in place.
+    """Initialise in place (the paper gives no scheme).
 
-    Convolutions: Kaiming-normal (fan_out, ReLU) so that activations keep their scale through
-    the ReLU stack without the paper's hand-tuned per-layer constants; linear layers
-    ``N(0, 0.01)`` (the AlexNet / torchvision-VGG choice for the FC head); all biases zero.
+    Convolutions and the hidden FC layers: Kaiming-normal for ReLU, so activations keep their
+    scale through the stack (with the data layer's ``std`` scaling, inputs have about unit
+    variance); the classifier ``N(0, 0.01)`` so training starts from near-uniform predictions;
+    all biases zero. With ``N(0, 0.01)`` in every FC layer (AlexNet's choice) the signal shrinks
+    ~100x through fc6-fc8 and SGD at lr 1e-3 did not move off chance in 6 epochs on our benchmark.
     """
     for m in module.modules():
         if isinstance(m, (nn.Conv3d, nn.Conv2d)):
@@ -279,8 +281,11 @@ def init_weights(module: nn.Module) -> None:
             if m.bias is not None:
                 nn.init.zeros_(m.bias)
         elif isinstance(m, nn.Linear):
-            nn.init.normal_(m.weight, 0.0, 0.01)
+            nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
             nn.init.zeros_(m.bias)
+    classifier = getattr(module, "classifier", None)
+    if isinstance(classifier, nn.Linear):
+        nn.init.normal_(classifier.weight, 0.0, 0.01)
 
 
 def flatten_time_major(x: Tensor) -> Tensor:

@@ -116,3 +116,81 @@ def test_hydra_multirun_over_two_models(tiny_root: Path, tmp_path: Path) -> None
         if "model=" in line
     }
     assert chosen == {"model=single_frame", "model=slow_fusion"}
+
+
+def test_eval_reproduces_the_test_numbers_from_the_checkpoint(
+    tiny_root: Path, tmp_path: Path
+) -> None:
+    trained = run_train(
+        ["model=single_frame", "debug=limit", *tiny_overrides(tiny_root), *FAST], tmp_path
+    )
+    ckpt = tmp_path / "checkpoints" / "last.ckpt"
+    assert ckpt.is_file()
+    stored = torch.load(ckpt, map_location="cpu", weights_only=False)["deepvideo"]
+    assert stored["config"]["model"]["name"] == "single_frame"
+    best = sorted((tmp_path / "checkpoints").glob("epoch_*.ckpt"))[-1]
+    result = run_cli(
+        "eval.py",
+        [f"ckpt_path={best}", f"paths.log_dir={tmp_path / 'logs'}", "data.num_workers=0"],
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    written = sorted((tmp_path / "logs").glob("eval/runs/*/metrics.json"))
+    assert len(written) == 1
+    metrics = json.loads(written[0].read_text())
+    for key in ("test/clip_hit@1", "test/video_hit@1", "test/video_hit@5"):
+        assert metrics[key] == pytest.approx(trained[key], abs=1e-6)
+    scores = torch.load(written[0].parent / "video_scores.pt", weights_only=False)
+    assert scores["scores"].shape == (12, 12)
+
+
+def test_eval_rejects_a_missing_checkpoint(tmp_path: Path) -> None:
+    result = run_cli("eval.py", [f"ckpt_path={tmp_path / 'none.ckpt'}", f"paths.log_dir={tmp_path}"])
+    assert result.returncode == 2
+    assert "none.ckpt does not exist" in result.stderr
+
+
+def test_wandb_logger_runs_offline_without_an_account(tiny_root: Path, tmp_path: Path) -> None:
+    os.environ["WANDB_MODE"] = "offline"
+    os.environ["WANDB_SILENT"] = "true"
+    run_train(
+        ["model=single_frame", "debug=fast_dev_run", "logger=wandb", "trainer.fast_dev_run=false",
+         "trainer.max_epochs=1", "trainer.limit_train_batches=2", "trainer.limit_val_batches=1",
+         "trainer.limit_test_batches=1", *tiny_overrides(tiny_root), *FAST],
+        tmp_path,
+    )
+    assert list((tmp_path / "wandb").glob("offline-run-*")), "no offline W&B run was written"
+    assert (tmp_path / "csv").is_dir()
+
+
+@pytest.fixture(scope="session")
+def default_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The default synthetic benchmark (as `python src/train.py` generates it)."""
+    root = tmp_path_factory.mktemp("synthetic") / "default"
+    cfg = compose_config("train", [f"data.root={root}"])
+    from hydra.utils import instantiate
+
+    instantiate(cfg.data, _recursive_=False).prepare_data()
+    return root
+
+
+def test_short_real_training_beats_chance(default_root: Path, tmp_path: Path) -> None:
+    """A few minutes of single-frame training on the default benchmark clearly beats chance."""
+    metrics = run_train(
+        ["model=single_frame", f"data.root={default_root}", "trainer.max_epochs=10",
+         "data.test_clips.clips_per_video=4", "data.test_clips.views=2"],
+        tmp_path,
+    )
+    chance = 1 / 12
+    assert metrics["test/video_hit@1"] > 2.5 * chance, metrics
+
+
+@pytest.mark.slow
+def test_ddp_on_cpu_runs_two_processes(tiny_root: Path, tmp_path: Path) -> None:
+    result = run_cli(
+        "train.py",
+        ["trainer=ddp_cpu", "model=single_frame", "debug=limit", f"paths.log_dir={tmp_path}",
+         *tiny_overrides(tiny_root), *FAST],
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    metrics = json.loads(next(tmp_path.glob("debug/runs/*/metrics.json")).read_text())
+    assert metrics["test/videos"] == 12

@@ -37,6 +37,12 @@ class VideoLevelMetrics(Metric):
     """Clip Hit@1 and video Hit@k over (possibly distributed) evaluation of clip probabilities."""
 
     full_state_update = False
+    clip_hits: torch.Tensor
+    clips: torch.Tensor
+    video_ids: list[torch.Tensor]
+    score_sums: list[torch.Tensor]
+    clip_counts: list[torch.Tensor]
+    targets: list[torch.Tensor]
 
     def __init__(self, top_k: Sequence[int] = (1, 5), compact_every: int = 64) -> None:
         super().__init__()

@@ -12,6 +12,8 @@ from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.utilities import rank_zero_only
 
 from deepvideo.cli import to_float_dict, write_metrics
+from deepvideo.data.datamodule import VideoDataModule
+from deepvideo.modules import VideoClassifier
 from deepvideo.utils.instantiate import instantiate_trainer
 
 log = logging.getLogger(__name__)
@@ -22,10 +24,10 @@ def output_dir(cfg: DictConfig) -> Path:
     return Path(cfg.paths.output_dir)
 
 
-def build(cfg: DictConfig) -> tuple[pl.LightningDataModule, pl.LightningModule]:
+def build(cfg: DictConfig) -> tuple[VideoDataModule, VideoClassifier]:
     """DataModule and LightningModule of ``cfg``; the data is made ready (and checked) first."""
     datamodule = instantiate(cfg.data, _recursive_=False)
-    if rank_zero_only.rank == 0:
+    if getattr(rank_zero_only, "rank", 0) == 0:
         datamodule.prepare_data()
     datamodule.check_available()
     net = instantiate(cfg.model.net)

@@ -20,6 +20,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from deepvideo.data.datasets import ClipDataset, VideoItem
+from deepvideo.data.metadata import filter_by_duration, load_metadata
 from deepvideo.data.sampling import ClipSpec
 from deepvideo.data.sports1m import (
     VideoRecord,
@@ -97,6 +98,7 @@ class VideoDataModule(pl.LightningDataModule, abc.ABC):
         self.class_names: list[str] = []
         self.splits: dict[str, list[VideoItem]] = {}
         self.stats: dict[str, dict[str, int]] = {}
+        self.listed_labels: dict[str, list[tuple[int, ...]]] = {}
 
     # ------------------------------------------------------------------- for subclasses to say
     @abc.abstractmethod
@@ -133,12 +135,16 @@ class VideoDataModule(pl.LightningDataModule, abc.ABC):
             )
         log.info("%s videos found/listed: %s", self.dataset_name, self.summary())
 
-    def count(self, split: str, listed: int, items: list[VideoItem], multi_label: int) -> None:
+    def count(
+        self, split: str, listed_labels: Sequence[tuple[int, ...]], items: list[VideoItem]
+    ) -> None:
+        """Record what ``split`` lists (label sets of its videos) against what was found."""
+        self.listed_labels[split] = list(listed_labels)
         self.stats[split] = {
-            "listed": listed,
+            "listed": len(listed_labels),
             "found": len(items),
-            "missing": listed - len(items),
-            "multi_label": multi_label,
+            "missing": len(listed_labels) - len(items),
+            "multi_label": sum(len(labels) > 1 for labels in listed_labels),
         }
 
     def summary(self) -> str:
@@ -221,9 +227,15 @@ class Sports1MDataModule(VideoDataModule):
         labels_file: str | None = None,
         val_fraction: float = 0.125,
         split_seed: int = 0,
+        metadata_file: str | None = None,
+        min_duration: float | None = None,
+        max_duration: float | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(root=root, num_classes=num_classes, **kwargs)
+        self.metadata_file = metadata_file
+        self.min_duration = min_duration
+        self.max_duration = max_duration
         self.partition = partition
         self.fold = fold
         self.video_dir = video_dir
@@ -275,6 +287,21 @@ class Sports1MDataModule(VideoDataModule):
         files = index_videos(self.video_folder(), self.extensions)
         train_records = parse_partition(lists["train"], self.num_classes)
         test_records = parse_partition(lists["test"], self.num_classes)
+        if self.metadata_file:
+            # filter by the released per-video metadata before anything is decoded
+            metadata = load_metadata(self.root / self.metadata_file)
+            train_records, dropped_train = filter_by_duration(
+                train_records, metadata, self.min_duration, self.max_duration
+            )
+            test_records, dropped_test = filter_by_duration(
+                test_records, metadata, self.min_duration, self.max_duration
+            )
+            log.info(
+                "%s: the duration filter left out %d train and %d test videos",
+                self.dataset_name,
+                dropped_train,
+                dropped_test,
+            )
         train_records, val_records = holdout_split(
             train_records, self.val_fraction, self.split_seed
         )
@@ -285,7 +312,7 @@ class Sports1MDataModule(VideoDataModule):
             ("test", test_records),
         ):
             items = self.records_to_items(records, files)
-            self.count(split, len(records), items, sum(len(r.labels) > 1 for r in records))
+            self.count(split, [r.labels for r in records], items)
             splits[split] = items
         return self.load_classes(), splits
 

@@ -104,7 +104,7 @@ import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -443,7 +443,6 @@ class ScenePlan:
     jitter: np.ndarray  # (T, 2) integer (dy, dx) of the crop window
     gain: np.ndarray  # (T, 3) per-frame, per-channel gain
     offset: float
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def frame_positions(self) -> list[tuple[np.ndarray, np.ndarray]]:
         """Each object's centre per frame in output-frame pixels (x, y), camera jitter included."""

@@ -323,7 +323,6 @@ class UCF101DataModule(VideoDataModule):
         self.class_groups_path = self.resolve_class_groups(class_groups_file)
         self.class_groups: dict[str, str] = parse_class_groups(self.class_groups_path)
         # the labels of every listed clip per split, found locally or not (for dataset stats)
-        self.listed_labels: dict[str, list[tuple[int, ...]]] = {}
 
     def resolve_split_dir(self, split_dir: str | None) -> Path:
         if split_dir is not None:
@@ -388,8 +387,7 @@ class UCF101DataModule(VideoDataModule):
         splits: dict[str, list[VideoItem]] = {}
         for split, clips in (("train", train_clips), ("val", val_clips), ("test", test_clips)):
             items = self.clips_to_items(clips, files)
-            self.count(split, len(clips), items, multi_label=0)
-            self.listed_labels[split] = [(clip.label,) for clip in clips]
+            self.count(split, [(clip.label,) for clip in clips], items)
             splits[split] = items
         return class_names, splits
 

@@ -277,7 +277,7 @@ def init_weights(module: nn.Module) -> None:
     """
     for m in module.modules():
         if isinstance(m, (nn.Conv3d, nn.Conv2d)):
-            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            nn.init.kaiming_normal_(m.weight, mode="fan_in", nonlinearity="relu")
             if m.bias is not None:
                 nn.init.zeros_(m.bias)
         elif isinstance(m, nn.Linear):

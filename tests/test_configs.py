@@ -25,7 +25,9 @@ def test_the_issue_model_and_data_names_exist() -> None:
 
 
 @pytest.mark.parametrize("model", MODELS)
-def test_every_model_builds_on_synthetic(compose_cfg: Callable[..., DictConfig], model: str) -> None:
+def test_every_model_builds_on_synthetic(
+    compose_cfg: Callable[..., DictConfig], model: str
+) -> None:
     cfg = compose_cfg("train", [f"model={model}"])
     OmegaConf.resolve(cfg)
     net = instantiate(cfg.model.net)
@@ -58,9 +60,7 @@ def test_paper_sizes_on_sports1m(compose_cfg: Callable[..., DictConfig]) -> None
     + [f"debug={d}" for d in DEBUG]
     + [f"experiment={e}" for e in EXPERIMENTS],
 )
-def test_every_group_option_composes(
-    compose_cfg: Callable[..., DictConfig], override: str
-) -> None:
+def test_every_group_option_composes(compose_cfg: Callable[..., DictConfig], override: str) -> None:
     cfg = compose_cfg("train", [override])
     OmegaConf.resolve(cfg)
     assert cfg.trainer._target_ == "pytorch_lightning.Trainer"

@@ -72,8 +72,12 @@ def run_cli(script: str, args: Sequence[str], cwd: Path = ROOT) -> subprocess.Co
 def test_missing_dataset_stops_with_one_line(tmp_path: Path) -> None:
     result = run_cli(
         "train.py",
-        ["model=multires", "data=sports1m", f"data.root={tmp_path / 'nowhere'}",
-         f"paths.log_dir={tmp_path}"],
+        [
+            "model=multires",
+            "data=sports1m",
+            f"data.root={tmp_path / 'nowhere'}",
+            f"paths.log_dir={tmp_path}",
+        ],
     )
     assert result.returncode == 2
     lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
@@ -97,14 +101,20 @@ def test_malformed_partition_line_is_named(tiny_root: Path, tmp_path: Path) -> N
         ["data=sports1m", f"data.root={root}", "data.num_classes=12", f"paths.log_dir={tmp_path}"],
     )
     assert result.returncode == 2
-    assert f"train_partition.txt:4" in result.stderr and "'oops'" in result.stderr
+    assert "train_partition.txt:4" in result.stderr and "'oops'" in result.stderr
 
 
 def test_hydra_multirun_over_two_models(tiny_root: Path, tmp_path: Path) -> None:
     result = run_cli(
         "train.py",
-        ["-m", "model=single_frame,slow_fusion", "debug=fast_dev_run", f"paths.log_dir={tmp_path}",
-         *tiny_overrides(tiny_root), *FAST],
+        [
+            "-m",
+            "model=single_frame,slow_fusion",
+            "debug=fast_dev_run",
+            f"paths.log_dir={tmp_path}",
+            *tiny_overrides(tiny_root),
+            *FAST,
+        ],
     )
     assert result.returncode == 0, result.stderr[-3000:]
     metrics = sorted(tmp_path.glob("debug/multiruns/*/*/metrics.json"))
@@ -143,8 +153,56 @@ def test_eval_reproduces_the_test_numbers_from_the_checkpoint(
     assert scores["scores"].shape == (12, 12)
 
 
+def test_predict_prints_top_k_and_writes_an_overlay(tiny_root: Path, tmp_path: Path) -> None:
+    run_train(
+        ["model=slow_fusion", "debug=fast_dev_run", *tiny_overrides(tiny_root), *FAST], tmp_path
+    )
+    # fast_dev_run saves no checkpoint: save the trained module the way training does
+    cfg = compose_config("train", ["model=slow_fusion", *tiny_overrides(tiny_root)], tmp_path)
+    from deepvideo.training import build
+
+    _, module = build(cfg)
+    module.class_names = (tiny_root / "labels.txt").read_text().split("\n")[:12]
+    ckpt = tmp_path / "model.ckpt"
+    checkpoint = {"state_dict": module.state_dict()}
+    module.on_save_checkpoint(checkpoint)
+    torch.save(checkpoint, ckpt)
+    video = next((tiny_root / "videos").glob("*.mp4"))
+    overlay = tmp_path / "overlay.mp4"
+    result = run_cli(
+        "predict.py",
+        [
+            f"ckpt_path={ckpt}",
+            f"video={video}",
+            "top_k=3",
+            "clips=3",
+            "views=2",
+            f"overlay={overlay}",
+            f"paths.log_dir={tmp_path}",
+        ],
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    ranked = [line for line in result.stdout.splitlines() if line.strip()[:2] in {"1.", "2.", "3."}]
+    assert len(ranked) == 3
+    probabilities = [float(line.split()[-1]) for line in ranked]
+    assert probabilities == sorted(probabilities, reverse=True) and sum(probabilities) <= 1.0001
+    import decord
+
+    assert len(decord.VideoReader(str(overlay))) == len(decord.VideoReader(str(video)))
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"not a video at all")
+    result = run_cli(
+        "predict.py", [f"ckpt_path={ckpt}", f"video={broken}", f"paths.log_dir={tmp_path}"]
+    )
+    assert result.returncode == 2
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and str(broken) in errors[0]
+
+
 def test_eval_rejects_a_missing_checkpoint(tmp_path: Path) -> None:
-    result = run_cli("eval.py", [f"ckpt_path={tmp_path / 'none.ckpt'}", f"paths.log_dir={tmp_path}"])
+    result = run_cli(
+        "eval.py", [f"ckpt_path={tmp_path / 'none.ckpt'}", f"paths.log_dir={tmp_path}"]
+    )
     assert result.returncode == 2
     assert "none.ckpt does not exist" in result.stderr
 
@@ -153,9 +211,18 @@ def test_wandb_logger_runs_offline_without_an_account(tiny_root: Path, tmp_path:
     os.environ["WANDB_MODE"] = "offline"
     os.environ["WANDB_SILENT"] = "true"
     run_train(
-        ["model=single_frame", "debug=fast_dev_run", "logger=wandb", "trainer.fast_dev_run=false",
-         "trainer.max_epochs=1", "trainer.limit_train_batches=2", "trainer.limit_val_batches=1",
-         "trainer.limit_test_batches=1", *tiny_overrides(tiny_root), *FAST],
+        [
+            "model=single_frame",
+            "debug=fast_dev_run",
+            "logger=wandb",
+            "trainer.fast_dev_run=false",
+            "trainer.max_epochs=1",
+            "trainer.limit_train_batches=2",
+            "trainer.limit_val_batches=1",
+            "trainer.limit_test_batches=1",
+            *tiny_overrides(tiny_root),
+            *FAST,
+        ],
         tmp_path,
     )
     assert list((tmp_path / "wandb").glob("offline-run-*")), "no offline W&B run was written"
@@ -176,8 +243,13 @@ def default_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_short_real_training_beats_chance(default_root: Path, tmp_path: Path) -> None:
     """A few minutes of single-frame training on the default benchmark clearly beats chance."""
     metrics = run_train(
-        ["model=single_frame", f"data.root={default_root}", "trainer.max_epochs=10",
-         "data.test_clips.clips_per_video=4", "data.test_clips.views=2"],
+        [
+            "model=single_frame",
+            f"data.root={default_root}",
+            "trainer.max_epochs=10",
+            "data.test_clips.clips_per_video=4",
+            "data.test_clips.views=2",
+        ],
         tmp_path,
     )
     chance = 1 / 12
@@ -188,8 +260,14 @@ def test_short_real_training_beats_chance(default_root: Path, tmp_path: Path) ->
 def test_ddp_on_cpu_runs_two_processes(tiny_root: Path, tmp_path: Path) -> None:
     result = run_cli(
         "train.py",
-        ["trainer=ddp_cpu", "model=single_frame", "debug=limit", f"paths.log_dir={tmp_path}",
-         *tiny_overrides(tiny_root), *FAST],
+        [
+            "trainer=ddp_cpu",
+            "model=single_frame",
+            "debug=limit",
+            f"paths.log_dir={tmp_path}",
+            *tiny_overrides(tiny_root),
+            *FAST,
+        ],
     )
     assert result.returncode == 0, result.stderr[-3000:]
     metrics = json.loads(next(tmp_path.glob("debug/runs/*/metrics.json")).read_text())

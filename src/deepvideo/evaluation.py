@@ -63,7 +63,11 @@ def run_config(cfg: DictConfig, stored: dict[str, Any]) -> DictConfig:
         if key.startswith("data."):
             OmegaConf.update(run, key, OmegaConf.select(cfg, key), force_add=True)
     for section in ("trainer", "logger", "paths", "seed", "task_name", "tags"):
-        run[section] = OmegaConf.to_container(cfg[section], resolve=False) if cfg.get(section) is not None else None
+        run[section] = (
+            OmegaConf.to_container(cfg[section], resolve=False)
+            if cfg.get(section) is not None
+            else None
+        )
     run.callbacks = None
     return run
 

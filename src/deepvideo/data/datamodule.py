@@ -94,7 +94,12 @@ class VideoDataModule(pl.LightningDataModule, abc.ABC):
         crop = int(clip.get("crop_size", sizes["crop"]))
         self.transform = ClipTransform(resize=int(sizes["resize"]), crop=crop, mean=mean, std=std)
         self.val_clips = {"clips_per_video": 2, "views": 1, "mode": "uniform", **(val_clips or {})}
-        self.test_clips = {"clips_per_video": 20, "views": 4, "mode": "random", **(test_clips or {})}
+        self.test_clips = {
+            "clips_per_video": 20,
+            "views": 4,
+            "mode": "random",
+            **(test_clips or {}),
+        }
         self.class_names: list[str] = []
         self.splits: dict[str, list[VideoItem]] = {}
         self.stats: dict[str, dict[str, int]] = {}
@@ -319,7 +324,9 @@ class Sports1MDataModule(VideoDataModule):
     @staticmethod
     def records_to_items(records: list[VideoRecord], files: dict[str, Path]) -> list[VideoItem]:
         return [
-            VideoItem(files[r.video_id], r.labels, r.video_id) for r in records if r.video_id in files
+            VideoItem(files[r.video_id], r.labels, r.video_id)
+            for r in records
+            if r.video_id in files
         ]
 
 
@@ -339,4 +346,6 @@ class SyntheticDataModule(Sports1MDataModule):
     def prepare_data(self) -> None:
         from deepvideo.data.synthetic import SyntheticConfig, ensure_generated
 
-        ensure_generated(self.root, SyntheticConfig(**self.generator), workers=self.generator_workers)
+        ensure_generated(
+            self.root, SyntheticConfig(**self.generator), workers=self.generator_workers
+        )

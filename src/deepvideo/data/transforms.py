@@ -64,9 +64,7 @@ class ClipTransform:
         top, left = (int(v) for v in rng.integers(0, self.resize - self.crop + 1, size=2))
         return self._finish(clip, top, left, bool(rng.integers(0, 2)))
 
-    def views(
-        self, frames: torch.Tensor, num_views: int, rng: np.random.Generator
-    ) -> torch.Tensor:
+    def views(self, frames: torch.Tensor, num_views: int, rng: np.random.Generator) -> torch.Tensor:
         """``num_views`` crops/flips of one clip, stacked as ``(V, C, T, crop, crop)``."""
         clip = self.square(frames)
         center = (self.resize - self.crop) // 2

@@ -14,7 +14,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-VIDEO_EXTENSIONS: tuple[str, ...] = (".mp4", ".webm", ".mkv", ".avi", ".mov", ".m4v", ".flv", ".mpg")
+VIDEO_EXTENSIONS: tuple[str, ...] = (
+    ".mp4",
+    ".webm",
+    ".mkv",
+    ".avi",
+    ".mov",
+    ".m4v",
+    ".flv",
+    ".mpg",
+)
 
 FIX_HINT = (
     "re-download it, or re-encode the folder with `python scripts/prepare_videos.py`; "

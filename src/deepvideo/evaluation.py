@@ -63,11 +63,8 @@ def run_config(cfg: DictConfig, stored: dict[str, Any]) -> DictConfig:
         if key.startswith("data."):
             OmegaConf.update(run, key, OmegaConf.select(cfg, key), force_add=True)
     for section in ("trainer", "logger", "paths", "seed", "task_name", "tags"):
-        run[section] = (
-            OmegaConf.to_container(cfg[section], resolve=False)
-            if cfg.get(section) is not None
-            else None
-        )
+        value = cfg.get(section)
+        run[section] = OmegaConf.to_container(value) if OmegaConf.is_config(value) else value
     run.callbacks = None
     return run
 

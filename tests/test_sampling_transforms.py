@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -82,3 +84,37 @@ def test_eval_views_center_and_mirror() -> None:
     assert torch.equal(views[1], views[0].flip(-1))
     center = transform.square(gradient_clip())[:, :, 5:55, 5:55].permute(1, 0, 2, 3).float() - 117
     assert torch.allclose(views[0], center)
+
+
+def test_loop_pad_repeats_the_video_from_its_start() -> None:
+    clip = random_clip(4, ClipSpec(num_frames=10, pad="loop"), np.random.default_rng(0))
+    assert clip == [0, 1, 2, 3, 0, 1, 2, 3, 0, 1]
+
+
+def test_ng_sequences_at_one_fps_with_random_starts() -> None:
+    # Ng et al. 2015: 1 fps, random start; a 100 s video at 25 fps, sequences of 30 frames
+    spec = ClipSpec(num_frames=30, target_fps=1.0)
+    rng = np.random.default_rng(0)
+    starts = set()
+    for _ in range(50):
+        clip = random_clip(2500, spec, rng, native_fps=25.0)
+        assert len(clip) == 30 and np.all(np.diff(clip) == 25)
+        starts.add(clip[0])
+    assert len(starts) > 10
+
+
+def test_whole_video_mode_is_the_1fps_sequence() -> None:
+    spec = ClipSpec(num_frames=300, target_fps=1.0)
+    (sequence,) = eval_clips(30 * 50, spec, 1, np.random.default_rng(0), 30.0, mode="whole")
+    assert sequence == fps_frames(30 * 50, 30.0, 1.0, 300)
+    assert len(sequence) == 300 and sequence[50] == 0  # 50 s video, looped
+
+
+def test_several_training_examples_per_video(tmp_path: Path) -> None:
+    from deepvideo.data.datasets import ClipDataset, VideoItem
+
+    items = [VideoItem(tmp_path / f"{i}.mp4", (0,), str(i)) for i in range(3)]
+    data = ClipDataset(
+        items, 2, ClipSpec(), ClipTransform(72, 64), train=True, train_clips_per_video=4
+    )
+    assert len(data) == 12

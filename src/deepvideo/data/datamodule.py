@@ -65,6 +65,8 @@ class VideoDataModule(pl.LightningDataModule, abc.ABC):
         clip: Mapping[str, Any] | None = None,
         sizes: Mapping[str, int] | None = None,
         target_fps: float | None = None,
+        pad: str = "last",
+        train_clips_per_video: int = 1,
         mean: float = 117.0,
         std: float = 1.0,
         batch_size: int = 32,
@@ -90,7 +92,9 @@ class VideoDataModule(pl.LightningDataModule, abc.ABC):
             num_frames=int(clip.get("num_frames", 1)),
             frame_stride=int(clip.get("frame_stride", 1)),
             target_fps=target_fps,
+            pad=pad,
         )
+        self.train_clips_per_video = train_clips_per_video
         crop = int(clip.get("crop_size", sizes["crop"]))
         self.transform = ClipTransform(resize=int(sizes["resize"]), crop=crop, mean=mean, std=std)
         self.val_clips = {"clips_per_video": 2, "views": 1, "mode": "uniform", **(val_clips or {})}
@@ -158,7 +162,12 @@ class VideoDataModule(pl.LightningDataModule, abc.ABC):
     def dataset(self, split: str) -> ClipDataset:
         if split == "train":
             return ClipDataset(
-                self.splits["train"], self.num_classes, self.clip, self.transform, train=True
+                self.splits["train"],
+                self.num_classes,
+                self.clip,
+                self.transform,
+                train=True,
+                train_clips_per_video=self.train_clips_per_video,
             )
         spec = self.val_clips if split == "val" else self.test_clips
         return ClipDataset(

@@ -44,7 +44,8 @@ def multi_hot(labels: Sequence[int], num_classes: int) -> torch.Tensor:
 
 
 class ClipDataset(Dataset):
-    """Clips of videos, one random clip per video (``train``) or fixed clips x views (``eval``).
+    """Clips of videos: random clips (``train``, ``train_clips_per_video`` per video per epoch)
+    or fixed clips x views (``eval``).
 
     In ``eval`` mode item ``i`` is clip ``i % clips_per_video`` of video ``i // clips_per_video``,
     with its clip positions and crops drawn from a generator seeded by ``(seed, video, clip)``, so
@@ -63,6 +64,7 @@ class ClipDataset(Dataset):
         clip_mode: str = "random",
         seed: int = 0,
         max_retries: int = 10,
+        train_clips_per_video: int = 1,
     ) -> None:
         self.videos = list(videos)
         self.num_classes = num_classes
@@ -74,10 +76,13 @@ class ClipDataset(Dataset):
         self.clip_mode = clip_mode
         self.seed = seed
         self.max_retries = max_retries
+        self.train_clips_per_video = train_clips_per_video
         self._reported: set[str] = set()
 
     def __len__(self) -> int:
-        return len(self.videos) * (1 if self.train else self.clips_per_video)
+        return len(self.videos) * (
+            self.train_clips_per_video if self.train else self.clips_per_video
+        )
 
     def _report(self, err: VideoDecodeError) -> None:
         if err.path not in self._reported:
@@ -93,6 +98,7 @@ class ClipDataset(Dataset):
         # Worker processes get distinct torch seeds (per epoch, per worker); mixing in the index
         # gives every item its own stream, reproducible under `seed_everything(workers=True)`.
         rng = np.random.default_rng([torch.initial_seed() % 2**63, index])
+        index %= len(self.videos)  # several random-start examples per video (Ng et al. 2015)
         for attempt in range(self.max_retries + 1):
             item = self.videos[index]
             try:

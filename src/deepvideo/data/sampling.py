@@ -9,7 +9,13 @@ rate, so clips mean the same span of time whatever the file's own frame rate.
 - :func:`eval_clips`: evaluation, ``num_clips`` seeded random starts per video (20 on Sports-1M,
   50 on UCF-101); ``mode="uniform"`` spaces them evenly instead.
 - :func:`fps_frames`: Ng et al. 2015, Sec. 4: frames at 1 fps from the first ``max_frames``
-  seconds, the sequence repeated from the start when the video is shorter.
+  seconds, the sequence repeated from the start when the video is shorter; ``eval_clips`` with
+  ``mode="whole"`` uses it for long-sequence evaluation over the whole video.
+
+A clip longer than its video is filled by ``ClipSpec.pad``: ``"last"`` repeats the last frame,
+``"loop"`` repeats the video from its start (Ng et al.'s rule). With ``target_fps=1`` and
+``num_frames=N`` the training sampler gives Ng et al.'s random-start sequences of N one-second
+frames; several per video per epoch come from the datasets' ``train_clips_per_video``.
 """
 
 from __future__ import annotations
@@ -26,8 +32,11 @@ class ClipSpec:
     num_frames: int = 1
     frame_stride: int = 1
     target_fps: float | None = None
+    pad: str = "last"
 
     def __post_init__(self) -> None:
+        if self.pad not in ("last", "loop"):
+            raise ValueError(f"clip pad must be 'last' or 'loop', got {self.pad!r}")
         if self.num_frames < 1 or self.frame_stride < 1:
             raise ValueError(
                 f"a clip needs num_frames >= 1 and frame_stride >= 1, got "
@@ -51,6 +60,8 @@ def _to_native(
 ) -> list[list[int]]:
     offsets = np.arange(spec.num_frames) * spec.frame_stride
     virtual = starts[:, None] + offsets[None, :]
+    if spec.pad == "loop":
+        virtual = virtual % _virtual_length(num_frames, spec, native_fps)
     native = np.floor(virtual * spec.step(native_fps) + 1e-6).astype(np.int64)
     return np.clip(native, 0, num_frames - 1).tolist()
 
@@ -76,7 +87,16 @@ def eval_clips(
     native_fps: float = 30.0,
     mode: str = "random",
 ) -> list[list[int]]:
-    """``num_clips`` clips of one video for evaluation: seeded random or evenly spaced starts."""
+    """``num_clips`` clips of one video for evaluation: seeded random or evenly spaced starts.
+
+    ``mode="whole"``: one sequence over the whole video at ``spec.target_fps`` (1 fps if unset),
+    ``spec.num_frames`` frames at most, looped when the video is shorter (Ng et al. 2015).
+    """
+    if mode == "whole":
+        sequence = fps_frames(
+            num_frames, native_fps, spec.target_fps or 1.0, spec.num_frames, repeat=True
+        )
+        return [sequence] * num_clips
     length = _virtual_length(num_frames, spec, native_fps)
     last_start = max(0, length - spec.span)
     if mode == "random":
@@ -84,7 +104,9 @@ def eval_clips(
     elif mode == "uniform":
         starts = np.round(np.linspace(0, last_start, num_clips)).astype(np.int64)
     else:
-        raise ValueError(f"unknown clip sampling mode {mode!r}: use 'random' or 'uniform'")
+        raise ValueError(
+            f"unknown clip sampling mode {mode!r}: use 'random', 'uniform' or 'whole'"
+        )
     return _to_native(starts, spec, native_fps, num_frames)
 
 

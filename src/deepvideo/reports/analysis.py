@@ -229,7 +229,7 @@ def most_confused_pairs(
     totals = matrix.sum(1).clamp_min(1)
     values, flat = off.flatten().sort(descending=True)
     c = matrix.shape[0]
-    out = []
+    out: list[tuple[str, str, int, float]] = []
     for value, index in zip(values.tolist(), flat.tolist(), strict=True):
         if value <= 0 or len(out) == k:
             break

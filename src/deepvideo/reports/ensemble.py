@@ -164,7 +164,7 @@ def ensemble_clip(members: Sequence[Member]) -> EnsembleClip:
             raise ValueError("ensemble members must sample frames at one rate (data.target_fps)")
     num_frames = max(m.span for m in members)
     crop = max(int(m.run.model.clip.crop_size) for m in members)
-    data = OmegaConf.create(OmegaConf.to_container(first, resolve=True))
+    data = DictConfig(OmegaConf.to_container(first, resolve=True))
     data.clip = {"num_frames": num_frames, "frame_stride": 1, "crop_size": crop}
     return EnsembleClip(num_frames=num_frames, frame_stride=1, crop_size=crop, data=data)
 

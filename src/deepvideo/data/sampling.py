@@ -104,9 +104,7 @@ def eval_clips(
     elif mode == "uniform":
         starts = np.round(np.linspace(0, last_start, num_clips)).astype(np.int64)
     else:
-        raise ValueError(
-            f"unknown clip sampling mode {mode!r}: use 'random', 'uniform' or 'whole'"
-        )
+        raise ValueError(f"unknown clip sampling mode {mode!r}: use 'random', 'uniform' or 'whole'")
     return _to_native(starts, spec, native_fps, num_frames)
 
 

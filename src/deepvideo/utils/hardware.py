@@ -2,7 +2,8 @@
 
 bf16 autocast is a large win where the hardware has bf16 matrix units (CUDA GPUs with bf16,
 CPUs with AMX or AVX512-BF16) and a large loss where it is emulated: on an AVX2-only CPU a bf16
-matmul ran ~500x slower than fp32 in our measurement (`python scripts/bench_precision.py`).
+matmul ran 582x and a Slow Fusion training step 17x slower than fp32 in our measurement
+(`python scripts/bench_precision.py`).
 """
 
 from __future__ import annotations

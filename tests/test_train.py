@@ -255,7 +255,6 @@ def test_short_real_training_beats_chance(default_root: Path, tmp_path: Path) ->
     assert metrics["test/video_hit@1"] > 2.5 * chance, metrics
 
 
-@pytest.mark.slow
 def test_ddp_on_cpu_runs_two_processes(tiny_root: Path, tmp_path: Path) -> None:
     result = run_cli(
         "train.py",

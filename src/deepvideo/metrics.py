@@ -103,7 +103,8 @@ class VideoLevelMetrics(Metric):
 
     def video_scores(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``(video_ids, mean clip probabilities (V, C), multi-hot targets (V, C))``."""
-        if not self.video_ids:
+        # list states become one tensor once gathered across processes
+        if isinstance(self.video_ids, list) and not self.video_ids:
             empty = torch.zeros(0)
             return empty.long(), empty.reshape(0, 0), empty.reshape(0, 0)
 

@@ -14,6 +14,7 @@ from pytorch_lightning.utilities import rank_zero_only
 from deepvideo.cli import to_float_dict, write_metrics
 from deepvideo.data.datamodule import VideoDataModule
 from deepvideo.modules import VideoClassifier
+from deepvideo.transfer import load_pretrained_from_config
 from deepvideo.utils.instantiate import instantiate_trainer
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,9 @@ def train(cfg: DictConfig) -> dict[str, float]:
     """Fit ``cfg.model`` on ``cfg.data``, test the best checkpoint, return all logged metrics."""
     pl.seed_everything(cfg.seed, workers=True)
     datamodule, module = build(cfg)
+    # transfer learning (Sec. 4.2): start from a pretrained checkpoint's weights, unless resuming
+    if cfg.get("pretrained") and not cfg.get("ckpt_path"):
+        load_pretrained_from_config(module.net, cfg)
     trainer = instantiate_trainer(cfg)
     if cfg.get("train", True):
         trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))

@@ -47,6 +47,8 @@ __all__ = [
     "sample_videos",
     "video_paths",
     "write_confusion",
+    "write_figures",
+    "network_filters",
 ]
 
 GREEN = "#2ca02c"
@@ -236,3 +238,56 @@ def write_confusion(scores: VideoScores, out_png: str | Path, k: int = 10) -> tu
     md = png.with_suffix(".md")
     md.write_text(markdown_confusions(matrix, scores.class_names, scores.model, k, png.name))
     return png, md
+
+
+def network_filters(ckpt: str | Path) -> tuple[str, Tensor | dict[str, Tensor]]:
+    """Model name and ``first_layer_filters()`` of the network in a checkpoint."""
+    from deepvideo.evaluation import load_checkpoint
+    from deepvideo.prediction import load_network
+
+    net, run = load_network(load_checkpoint(ckpt))
+    first_layer_filters = getattr(net, "first_layer_filters", None)
+    if first_layer_filters is None:
+        raise ValueError(f"{ckpt}: {type(net).__name__} has no first_layer_filters()")
+    return str(run.model.name), first_layer_filters()
+
+
+def write_figures(
+    out_dir: str | Path,
+    multires_ckpt: str | Path | None = None,
+    temporal_ckpt: str | Path | None = None,
+    scores: VideoScores | None = None,
+    scores_run: DictConfig | None = None,
+    samples: int = 8,
+) -> list[Path]:
+    """Fig. 3 (filters), Fig. 4 (ranked predictions) and the confusion matrix into ``out_dir``.
+
+    ``scores_run`` (the run config of the scored model) locates the test videos for Fig. 4's
+    thumbnails; without it Fig. 4 is skipped.
+    """
+    out_dir = Path(out_dir)
+    written: list[Path] = []
+    if multires_ckpt is not None:
+        name, filters = network_filters(multires_ckpt)
+        if not isinstance(filters, dict):
+            raise ValueError(f"{multires_ckpt} holds {name}, not a multiresolution net")
+        written.append(plot_multires_filters(filters, out_dir / "fig3_multires_filters.png"))
+    if temporal_ckpt is not None:
+        name, weights = network_filters(temporal_ckpt)
+        if isinstance(weights, dict):
+            weights = next(iter(weights.values()))
+        written.append(plot_temporal_filters(weights, out_dir / f"fig3_{name}_conv1_filters.png"))
+    if scores is not None:
+        if scores_run is not None:
+            paths = video_paths(scores_run)
+            chosen = sample_videos(scores, samples)
+            frames = [middle_frame(paths[scores.video_ids[i]]) for i in chosen]
+            written.append(
+                plot_ranked_predictions(
+                    scores, chosen, frames, out_dir / f"fig4_{scores.model}_predictions.png"
+                )
+            )
+        written.extend(write_confusion(scores, out_dir / f"confusion_{scores.model}.png"))
+    for path in written:
+        log.info("wrote %s", path)
+    return written

@@ -19,7 +19,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -101,7 +101,7 @@ class RunRecord:
         return best_checkpoint(self.run_dir)
 
     def to_json(self) -> dict[str, Any]:
-        return {"run_dir": str(self.run_dir), "wall_s": self.wall_s}
+        return {"run_dir": _short(self.run_dir), "wall_s": self.wall_s}
 
 
 def best_checkpoint(run_dir: Path) -> Path:
@@ -153,6 +153,42 @@ def train_experiment(
             f"{run_dir / 'report_table1.log'}"
         )
     return RunRecord(experiment, run_dir, wall, read_metrics(run_dir))
+
+
+def evaluate_checkpoint(
+    ckpt: Path,
+    out_dir: Path,
+    overrides: Sequence[str] = (),
+    eval_script: Path = PROJECT_ROOT / "src" / "eval.py",
+) -> Path:
+    """``video_scores.pt`` of ``ckpt``, evaluated by ``src/eval.py`` into ``out_dir`` (cached).
+
+    The scores are reused when ``out_dir`` already holds them for the same checkpoint file
+    (path, size and modification time) and overrides.
+    """
+    ckpt, out_dir = Path(ckpt).resolve(), Path(out_dir)
+    stat = ckpt.stat()
+    key = {
+        "ckpt": str(ckpt),
+        "size": stat.st_size,
+        "mtime": stat.st_mtime,
+        "overrides": list(overrides),
+    }
+    stamp, scores = out_dir / "evaluated.json", out_dir / "video_scores.pt"
+    if scores.is_file() and stamp.is_file() and json.loads(stamp.read_text()) == key:
+        return scores
+    out_dir.mkdir(parents=True, exist_ok=True)
+    command = [sys.executable, str(eval_script), f"ckpt_path={ckpt}", f"hydra.run.dir={out_dir}"]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PROJECT_ROOT": str(PROJECT_ROOT)}
+    log.info("evaluating %s", ckpt)
+    with open(out_dir / "eval_stdout.log", "w") as out:
+        result = subprocess.run(
+            [*command, *overrides], stdout=out, stderr=subprocess.STDOUT, env=env
+        )
+    if result.returncode != 0 or not scores.is_file():
+        raise RuntimeError(f"evaluating {ckpt} failed; see {out_dir / 'eval_stdout.log'}")
+    stamp.write_text(json.dumps(key))
+    return scores
 
 
 # ------------------------------------------------------------------------------ throughput
@@ -274,6 +310,15 @@ def markdown_table1(
             f"{paper} |"
         )
     lines.append("")
+    if ensemble is not None and ensemble.member_metrics:
+        on_clips = ", ".join(
+            f"{row_of(name).label} {percent(m.get(METRIC_KEYS[1]))}"
+            for name, m in ensemble.member_metrics.items()
+        )
+        lines.append(
+            f"The ensemble's members on the ensemble's own clips (video Hit@1, %): {on_clips}."
+        )
+        lines.append("")
     if chance is not None:
         lines.append(f"Chance (video Hit@1 of a uniform guess): {100 * chance:.1f}%.")
         lines.append("")
@@ -342,10 +387,11 @@ def run_table1(opts: Table1Options) -> Path:
         "runs": {},
     }
     records: list[RunRecord] = []
+    trained = 0
     for experiment in experiments:
         if experiment in previous:
             entry = previous[experiment]
-            run_dir = Path(entry["run_dir"])
+            run_dir = resolve_run_dir(entry["run_dir"])
             if (run_dir / "metrics.json").is_file():
                 rec = RunRecord(experiment, run_dir, entry.get("wall_s"), read_metrics(run_dir))
                 records.append(rec)
@@ -358,6 +404,7 @@ def run_table1(opts: Table1Options) -> Path:
         )
         log.info("%s: %s in %.0f s", experiment, rec.metrics, rec.wall_s or 0.0)
         records.append(rec)
+        trained += 1
         manifest["runs"][experiment] = rec.to_json()
         write_manifest(out, manifest)
     train_wall = time.perf_counter() - start
@@ -381,14 +428,16 @@ def run_table1(opts: Table1Options) -> Path:
         ensemble_result = evaluate_ensemble(ensemble, clip)
         ensemble_wall = time.perf_counter() - t0
         scores = save_video_scores(
-            ensemble_result, ensemble_test_data(clip), out.parent / f"{out.stem}_ensemble.pt"
+            ensemble_result,
+            ensemble_test_data(clip),
+            Path(opts.log_dir) / stamp / "cnn_average" / "video_scores.pt",
         )
         manifest["ensemble"] = {
             "members": in_ensemble,
             "clip": clip.as_model_clip(),
             "metrics": ensemble_result.metrics,
             "members_on_ensemble_clips": ensemble_result.member_metrics,
-            "video_scores": str(scores),
+            "video_scores": _short(scores),
             "wall_s": ensemble_wall,
         }
     datamodule = ensemble_test_data(ensemble_clip(members[:1]))
@@ -413,17 +462,26 @@ def run_table1(opts: Table1Options) -> Path:
         ),
         "Command": f"`{opts.command}`" if opts.command else "(function call)",
         "Machine": manifest["machine"],
-        "Epochs": str(opts.epochs or members[0].run.trainer.max_epochs)
-        + (" (runs reused via --skip-train)" if opts.skip_train else ""),
+        "Epochs": ", ".join(sorted({str(m.run.trainer.max_epochs) for m in members}))
+        + (" (runs reused from the manifest)" if trained < len(records) else ""),
         "Wall time": (
-            f"{total / 60:.1f} min in all: training {train_wall / 60:.1f} min (per run in the "
-            f"table), throughput {throughput_wall:.0f} s, ensemble evaluation {ensemble_wall:.0f} s"
+            f"{total / 60:.1f} min in all: training {train_wall / 60:.1f} min"
+            + (
+                f" ({len(records) - trained} runs reused; their recorded training took "
+                f"{sum(r.wall_s or 0.0 for r in records) / 60:.1f} min)"
+                if trained < len(records)
+                else ""
+            )
+            + f", throughput {throughput_wall:.0f} s, ensemble evaluation {ensemble_wall:.0f} s"
         ),
         "train clips/s": (
             f"measured after training, in one process, back to back: {opts.throughput_steps} "
             f"SGD steps (after {opts.throughput_warmup} warm-up) of a freshly built net of each "
             f"model on the same preloaded batches of {members[0].run.data.batch_size} clips "
             "(decoding excluded), best of 2 interleaved rounds"
+        ),
+        "run wall (s)": (
+            "the whole `src/train.py` run of the row: fit, then the test of the best checkpoint"
         ),
         "CNN Average": (
             "mean of the members' softmax probabilities (best checkpoints), each member fed its "
@@ -439,10 +497,16 @@ def run_table1(opts: Table1Options) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text)
     manifest["table"] = str(out)
-    manifest["records"] = {r.experiment: asdict(r) for r in records}
+    manifest["metrics"] = {r.experiment: r.metrics for r in records}
     write_manifest(out, manifest)
     log.info("Table 1 written to %s", out)
     return out
+
+
+def resolve_run_dir(path: str | Path) -> Path:
+    """A manifest's run directory: relative paths are relative to the project root."""
+    path = Path(path)
+    return path if path.is_absolute() else PROJECT_ROOT / path
 
 
 def _short(path: Path | str) -> str:

@@ -1,0 +1,257 @@
+"""Reports (Table 1, Table 2, figures) on tiny generated data and hand-made scores."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+import torch
+from hydra.utils import instantiate
+from omegaconf import OmegaConf
+
+from conftest import ROOT, compose_config
+from deepvideo.reports.analysis import (
+    VideoScores,
+    compare_runs,
+    confusion_matrix,
+    load_video_scores,
+    markdown_table2,
+    most_confused_pairs,
+    per_class_ap,
+)
+from deepvideo.reports.ensemble import (
+    evaluate_ensemble,
+    load_ensemble,
+    load_members,
+    member_frame_indices,
+    save_video_scores,
+)
+from deepvideo.reports.figures import plot_multires_filters, write_figures
+from deepvideo.reports.table1 import Table1Options, run_table1
+from deepvideo.training import train
+
+PNG = b"\x89PNG\r\n\x1a\n"
+TINY = [
+    "data.generator.train_per_class=4",
+    "data.generator.test_per_class=1",
+    "data.generator.min_seconds=1.5",
+    "data.generator.max_seconds=2.0",
+    "data.workers=1",
+]
+FAST = ["data.test_clips.clips_per_video=2", "data.test_clips.views=2", "data.num_workers=0"]
+MODELS = ("single_frame", "slow_fusion")
+
+
+@pytest.fixture(scope="module")
+def tiny_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Two tiny ``debug=limit`` runs (single frame, slow fusion) on a tiny generated set."""
+    base = tmp_path_factory.mktemp("reports")
+    root = base / "tiny"
+    overrides = [f"data.root={root}", *TINY]
+    instantiate(compose_config("train", overrides).data, _recursive_=False).prepare_data()
+    runs = {}
+    for model in MODELS:
+        run_dir = base / f"table1_{model}"
+        cfg = compose_config("train", [f"model={model}", "debug=limit", *overrides, *FAST], run_dir)
+        train(cfg)
+        runs[model] = run_dir
+    return runs
+
+
+def best(run_dir: Path) -> Path:
+    return sorted((run_dir / "checkpoints").glob("epoch_*.ckpt"))[-1]
+
+
+def test_member_frames_are_centered_in_the_ensemble_clip() -> None:
+    assert member_frame_indices(10, 1, 16) == list(range(3, 13))
+    assert member_frame_indices(2, 15, 16) == [0, 15]
+    assert member_frame_indices(1, 1, 16) == [7]
+    with pytest.raises(ValueError):
+        member_frame_indices(2, 15, 10)
+
+
+def test_ensemble_averages_its_members_and_evaluates(
+    tiny_runs: dict[str, Path], tmp_path: Path
+) -> None:
+    ckpts = [best(tiny_runs[m]) for m in MODELS]
+    ensemble, clip = load_ensemble(ckpts)
+    assert clip.num_frames == 10 and clip.crop_size == 64
+    assert list(ensemble.members) == list(MODELS)
+    members = load_members(ckpts)
+    x = torch.randn(3, 3, 10, 64, 64)
+    with torch.no_grad():
+        got = ensemble(x).exp()
+        single = members[0].net(x[:, :, [4]]).softmax(-1)
+        slow = members[1].net(x).softmax(-1)
+    torch.testing.assert_close(got, (single + slow) / 2, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(got.sum(-1), torch.ones(3))
+
+    result = evaluate_ensemble(ensemble, clip)
+    assert result.scores.shape == (12, 12) and result.targets.shape == (12, 12)
+    assert result.metrics["test/videos"] == 12
+    assert 0 <= result.metrics["test/video_hit@1"] <= result.metrics["test/video_hit@5"] <= 1
+    assert set(result.member_metrics) == set(MODELS)
+    # the single-frame member on the ensemble's clips matches its own test (same clips, views)
+    own = json.loads((tiny_runs["single_frame"] / "metrics.json").read_text())
+    mine = result.member_metrics["single_frame"]
+    assert mine["test/videos"] == own["test/videos"] == 12
+
+    saved = load_video_scores(save_video_scores(result, clip, tmp_path / "scores.pt"))
+    assert saved.scores.shape == (12, 12) and len(saved.video_ids) == 12
+    assert saved.class_names[0] == "drift left"
+
+
+def test_table1_from_existing_runs(tiny_runs: dict[str, Path], tmp_path: Path) -> None:
+    out = tmp_path / "table1.md"
+    manifest = {"runs": {f"table1_{m}": {"run_dir": str(d)} for m, d in tiny_runs.items()}}
+    out.with_suffix(".json").write_text(json.dumps(manifest))
+    run_table1(
+        Table1Options(
+            experiments=[f"table1_{m}" for m in MODELS],
+            out=out,
+            skip_train=True,
+            throughput_steps=2,
+            throughput_warmup=1,
+            command="python scripts/report_table1.py --skip-train",
+        )
+    )
+    text = out.read_text()
+    rows = [line for line in text.splitlines() if line.startswith("| ")]
+    assert rows[0].startswith("| Model | Clip Hit@1 | Video Hit@1 | Video Hit@5 | train clips/s")
+    labels = [row.split("|")[1].strip() for row in rows[2:]]
+    assert labels == ["Single-Frame", "Slow Fusion", "CNN Average (Single+Slow)"]
+    for row in rows[2:4]:
+        assert float(row.split("|")[5]) > 0  # clips/s
+    assert "Chance" in text and "--skip-train" in text and "Machine" in text
+    written = json.loads(out.with_suffix(".json").read_text())
+    assert set(written["throughput_clips_per_s"]) == {f"table1_{m}" for m in MODELS}
+    assert written["ensemble"]["metrics"]["test/videos"] == 12
+    with pytest.raises(ValueError, match="records no run"):
+        run_table1(Table1Options(experiments=["table1_late_fusion"], out=out, skip_train=True))
+
+
+def hand_made(model: str, scores: list[list[float]]) -> VideoScores:
+    targets = torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
+    return VideoScores(
+        torch.tensor(scores), targets, ["v0", "v1", "v2", "v3"], ["run", "jump", "swim"], model
+    )
+
+
+def test_per_class_ap_on_a_hand_made_example() -> None:
+    # class "run": positives v0, v2; ranked v0 (+), v1 (-), v2 (+), v3 -> AP = (1 + 2/3) / 2
+    # class "jump": positive v1 ranked first -> 1; class "swim": positive v3 ranked 3rd -> 1/3
+    a = hand_made("single", [[0.9, 0.2, 0.5], [0.8, 0.7, 0.4], [0.6, 0.1, 0.3], [0.1, 0.05, 0.35]])
+    ap = per_class_ap(a.scores, a.targets)
+    torch.testing.assert_close(ap, torch.tensor([5 / 6, 1.0, 1 / 3]))
+    b = hand_made("slow", [[0.9, 0.1, 0.1], [0.1, 0.8, 0.1], [0.8, 0.1, 0.1], [0.1, 0.1, 0.8]])
+    b.video_ids, b.scores, b.targets = b.video_ids[::-1], b.scores.flip(0), b.targets.flip(0)
+    rows = compare_runs(a, b, {"run": "motion", "jump": "both", "swim": "motion"})
+    assert [r.name for r in rows] == ["swim", "run", "jump"]  # aligned by video id
+    assert rows[0].difference == pytest.approx(2 / 3) and rows[0].group == "motion"
+    assert math.isclose(rows[-1].difference, 0.0, abs_tol=1e-6)
+    text = markdown_table2(rows, "single", "slow", top=2)
+    assert "| swim | motion | 0.333 | 1.000 | +0.667 |" in text
+    assert "| motion | 2 | 0.583 | 1.000 | +0.417 |" in text
+
+
+def test_confusion_matrix_and_pairs() -> None:
+    a = hand_made("m", [[0.9, 0.2, 0.5], [0.8, 0.7, 0.4], [0.6, 0.1, 0.3], [0.1, 0.05, 0.35]])
+    matrix = confusion_matrix(a.scores, a.targets)
+    assert matrix.tolist() == [[2, 0, 0], [1, 0, 0], [0, 0, 1]]
+    assert most_confused_pairs(matrix, a.class_names) == [("jump", "run", 1, 1.0)]
+
+
+def test_table2_script_writes_markdown(tmp_path: Path) -> None:
+    for model, values in {
+        "single": [[0.9, 0.2, 0.5], [0.8, 0.7, 0.4], [0.6, 0.1, 0.3], [0.1, 0.05, 0.35]],
+        "slow": [[0.9, 0.1, 0.1], [0.1, 0.8, 0.1], [0.8, 0.1, 0.1], [0.1, 0.1, 0.8]],
+    }.items():
+        s = hand_made(model, values)
+        torch.save(
+            {
+                "video_index": torch.arange(4),
+                "scores": s.scores,
+                "targets": s.targets,
+                "video_ids": s.video_ids,
+                "class_names": s.class_names,
+                "model": model,
+            },
+            tmp_path / f"{model}.pt",
+        )
+    groups = tmp_path / "class_groups.tsv"
+    groups.write_text("run\tmotion\njump\tboth\nswim\tmotion\n")
+    out = tmp_path / "table2.md"
+    script = load_script("table2")
+    args = ["--a", tmp_path / "single.pt", "--b", tmp_path / "slow.pt", "--groups", groups]
+    assert script.main([*map(str, args), "--out", str(out)]) == 0
+    text = out.read_text()
+    assert "| swim | motion |" in text and "Per-group mean AP" in text
+
+
+def load_script(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"script_{name}", ROOT / "scripts" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_figures_are_written_as_png(tiny_runs: dict[str, Path], tmp_path: Path) -> None:
+    slow = best(tiny_runs["slow_fusion"])
+    ensemble, clip = load_ensemble([slow])
+    scores_path = save_video_scores(evaluate_ensemble(ensemble, clip), clip, tmp_path / "s.pt")
+    scores = load_video_scores(scores_path)
+    run = OmegaConf.create(torch.load(slow, weights_only=False)["deepvideo"]["config"])
+    written = write_figures(tmp_path / "figs", temporal_ckpt=slow, scores=scores, scores_run=run)
+    cfg = compose_config("train", ["model=multires"])
+    net = instantiate(cfg.model.net)
+    written.append(plot_multires_filters(net.first_layer_filters(), tmp_path / "figs" / "mr.png"))
+    names = {p.name for p in written}
+    assert {"fig3_slow_fusion_conv1_filters.png", "mr.png", "confusion_cnn_average.png"} <= names
+    assert "fig4_cnn_average_predictions.png" in names and "confusion_cnn_average.md" in names
+    for path in written:
+        assert path.stat().st_size > 0
+        if path.suffix == ".png":
+            assert path.read_bytes()[:8] == PNG
+    assert (
+        "| true class | predicted as |"
+        in (tmp_path / "figs" / "confusion_cnn_average.md").read_text()
+    )
+
+
+def test_report_script_trains_the_missing_rows(tiny_runs: dict[str, Path], tmp_path: Path) -> None:
+    """``--resume`` reuses the manifest's run and trains the other row with ``src/train.py``."""
+    out = tmp_path / "table1.md"
+    manifest = {"runs": {"table1_single_frame": {"run_dir": str(tiny_runs["single_frame"])}}}
+    out.with_suffix(".json").write_text(json.dumps(manifest))
+    root = tiny_runs["single_frame"].parent / "tiny"
+    script = load_script("report_table1")
+    args = [
+        "--models",
+        "single_frame",
+        "late_fusion",
+        "--resume",
+        "--out",
+        str(out),
+        "--log-dir",
+        str(tmp_path / "logs"),
+        "--throughput-steps",
+        "1",
+        "debug=limit",
+        f"data.root={root}",
+        *TINY,
+        *FAST,
+    ]
+    assert script.main(args) == 0
+    runs = json.loads(out.with_suffix(".json").read_text())["runs"]
+    assert runs["table1_single_frame"]["run_dir"] == str(tiny_runs["single_frame"])
+    late = Path(runs["table1_late_fusion"]["run_dir"])
+    assert late.parent.parent == tmp_path / "logs" and (late / "metrics.json").is_file()
+    text = out.read_text()
+    assert "| Late Fusion |" in text and "| CNN Average (Single+Late) |" in text

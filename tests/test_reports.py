@@ -103,7 +103,7 @@ def test_ensemble_averages_its_members_and_evaluates(
 
     saved = load_video_scores(save_video_scores(result, clip, tmp_path / "scores.pt"))
     assert saved.scores.shape == (12, 12) and len(saved.video_ids) == 12
-    assert saved.class_names[0] == "drift left"
+    assert saved.class_names[0] == "drift up"
 
 
 def test_table1_from_existing_runs(tiny_runs: dict[str, Path], tmp_path: Path) -> None:

@@ -224,8 +224,12 @@ def test_motion_only_classes_share_single_frame_statistics(layout):
         assert np.allclose(
             appearance[label].mean(0), appearance[_motion_only(layout)[0]].mean(0), rtol=0.1
         )
-    # ... while the steps tell the classes apart: each class has its own mean displacement.
-    velocities = {label: step.mean(axis=0) for label, step in steps.items()}
+    # ... while the steps tell the classes apart: each class has its own displacement, told by
+    # its mean (up / down) or by its mean size per axis (sideways, either way; hover, none).
+    velocities = {
+        label: np.concatenate([step.mean(axis=0), np.abs(step).mean(axis=0)])
+        for label, step in steps.items()
+    }
     for a in velocities:
         for b in velocities:
             if a < b:
@@ -239,25 +243,47 @@ def test_motion_only_classes_share_single_frame_statistics(layout):
     assert np.std(xs) < 0.8 * spread[0]
 
 
+def _flow(frames: np.ndarray) -> np.ndarray:
+    """A global gradient-based flow estimate (vx, vy) in pixels per frame, y down."""
+    luma = frames.astype(np.float32).mean(axis=-1)
+    dt = luma[1:] - luma[:-1]
+    mid = 0.5 * (luma[1:] + luma[:-1])
+    gy, gx = np.gradient(mid, axis=(1, 2))
+    return np.array([-(dt * gx).sum() / (gx * gx).sum(), -(dt * gy).sum() / (gy * gy).sum()])
+
+
 def test_rendered_frames_move_in_the_class_direction():
-    """From pixels: a gradient-based flow estimate over many videos has the class's sign."""
+    """From pixels: each video's flow estimate has the class's direction (sideways: either way)."""
     config = S.SyntheticConfig()
     names = [c.name for c in S.class_list("sports1m")]
     flow = {}
-    for name in ("drift left", "drift right", "drift up", "drift down"):
+    for name in ("drift up", "drift down", "drift sideways", "hover"):
         label = names.index(name)
-        num, den = np.zeros(2), np.zeros(2)
-        for index in range(12):
-            frames = S.render_video(S.make_spec(config, [label], index, num_frames=16), config)
-            luma = frames.astype(np.float32).mean(axis=-1)
-            dt = luma[1:] - luma[:-1]
-            mid = 0.5 * (luma[1:] + luma[:-1])
-            gy, gx = np.gradient(mid, axis=(1, 2))
-            num += [-(dt * gx).sum(), -(dt * gy).sum()]
-            den += [(gx * gx).sum(), (gy * gy).sum()]
-        flow[name] = num / den  # (vx, vy) in pixels per frame, y down
-    assert flow["drift right"][0] > 0.1 > -0.1 > flow["drift left"][0]
-    assert flow["drift down"][1] > 0.1 > -0.1 > flow["drift up"][1]
+        flow[name] = np.stack(
+            [
+                _flow(S.render_video(S.make_spec(config, [label], index, num_frames=16), config))
+                for index in range(12)
+            ]
+        )
+    assert flow["drift down"][:, 1].mean() > 0.1 > -0.1 > flow["drift up"][:, 1].mean()
+    sideways = flow["drift sideways"][:, 0]
+    assert (sideways > 0.1).sum() >= 3 and (sideways < -0.1).sum() >= 3  # both ways, per video
+    assert np.abs(flow["drift sideways"][:, 1]).mean() < 0.5 * np.abs(sideways).mean()
+    assert np.abs(flow["hover"]).mean() < 0.5 * np.abs(flow["drift up"][:, 1]).mean()
+
+
+def test_no_class_is_the_mirror_image_of_another():
+    """Clips are flipped left-right in training and evaluation: every class must survive it."""
+    for layout in S.LAYOUTS:
+        assert S.mirror_safe(S.class_list(layout)) == []
+    left = S.SyntheticClass("drift left", "motion", S._generic(), S.Motion("drift", 180.0))
+    right = S.SyntheticClass("drift right", "motion", S._generic(), S.Motion("drift", 0.0))
+    problems = S.mirror_safe([left, right])
+    assert len(problems) == 2 and "class 'drift right'" in problems[0]
+    assert S.mirror_safe([right]) == [
+        "'drift right': its left-right mirror image is not the same motion "
+        "(set Motion(mirror=True) or use a flip-invariant direction)"
+    ]
 
 
 def test_fine_texture_survives_encoding_and_vanishes_at_half_resolution(tmp_path):

@@ -246,6 +246,7 @@ def test_short_real_training_beats_chance(default_root: Path, tmp_path: Path) ->
             "model=single_frame",
             f"data.root={default_root}",
             "trainer.max_epochs=10",
+            "data.train_clips_per_video=1",
             "data.test_clips.clips_per_video=4",
             "data.test_clips.views=2",
         ],

@@ -17,15 +17,22 @@ Content
 
   - ``motion``: the appearance is the same generic pool for all of them (disc / square / pentagon,
     plain, random colour and orientation) and the classes differ ONLY in motion: drift direction
-    and/or speed. The motion is a wrap-around drift designed so that **the distribution of any
-    single frame is identical across the motion-only classes**: the object's offset from its
-    centre is drawn uniformly in a disc of radius ``0.2 S``, then it moves along the class
-    direction at constant speed and wraps around inside the chord of that disc it lies on. The
-    offset is uniform on the chord given the perpendicular coordinate, a wrap-around shift keeps
-    it uniform, so at every frame the offset is uniform on the disc, whatever the direction or
-    speed; the orientation is static and uniform. There is no motion blur and no other per-frame
-    cue, so a single-frame model cannot beat chance among these classes, while any model that
-    compares frames can (the wrap jumps are rare next to the steady displacement).
+    and/or speed, or no motion at all (``hover``). The motion is a wrap-around drift designed so
+    that **the distribution of any single frame is identical across the motion-only classes**:
+    the object's offset from its centre is drawn uniformly in a disc of radius ``0.2 S``, then it
+    moves along the class direction at constant speed and wraps around inside the chord of that
+    disc it lies on. The offset is uniform on the chord given the perpendicular coordinate, a
+    wrap-around shift keeps it uniform, so at every frame the offset is uniform on the disc,
+    whatever the direction or speed (a hovering object keeps its uniform offset); the orientation
+    is static and uniform. There is no motion blur and no other per-frame cue, so a single-frame
+    model cannot beat chance among these classes, while any model that compares frames can (the
+    wrap jumps are rare next to the steady displacement).
+* **Left-right flips.** Training and evaluation flip clips left-right (the papers' augmentation),
+  so no class may be the mirror image of another: ``drift left`` / ``drift right`` or clockwise /
+  counterclockwise spins would each be trained on the other's clips half of the time and could
+  not be learned by any model. Horizontal motions are therefore one class, ``drift sideways``
+  (left or right, drawn per video), spins turn either way, and the other directions are vertical
+  (a flip keeps them). :func:`mirror_safe` checks a class list for this.
   - ``appearance``: the classes differ only in how the object looks, and share one motion
     distribution ("wander": an Ornstein-Uhlenbeck walk around the centre, std ``0.05 S``, time
     constant 1 s, plus a slow random walk of the orientation). Three of them (``horizontal
@@ -35,9 +42,10 @@ Content
     holds two bright and two dark pixels in all three, so a 2x-downsampled (2x2 average pooled)
     context stream sees the same plain object, while the full-resolution fovea tells them apart.
     The others differ in coarse shape (triangle, cross; ring and bar in the UCF-101 layout).
-  - ``both``: appearance and motion combinations (a checkerboard object drifting left, triangles
-    spinning clockwise / counterclockwise, ...): each is told apart from an appearance class only
-    by its motion and from a motion class only by its appearance.
+  - ``both``: appearance and motion combinations (a checkerboard object drifting down, a
+    spinning triangle, a spinning cross): each is told apart from an appearance class only by its
+    motion (``checkerboard``, ``triangle``, ``cross`` wander) and from a motion class only by its
+    appearance.
 * **Camera bias.** Objects sit near the frame centre: the centre of an object's motion is the
   frame centre plus a Gaussian offset of std ``center_sigma`` = 10% of the short side (clipped at
   2 std), as in YouTube framing; the fovea stream of the multiresolution net can exploit it.
@@ -112,7 +120,7 @@ from typing import Any
 import numpy as np
 
 GENERATOR = "deepvideo.data.synthetic"
-GENERATOR_VERSION = "1.0"
+GENERATOR_VERSION = "1.1"
 LAYOUTS = ("sports1m", "ucf101")
 GROUPS = ("motion", "appearance", "both")
 YOUTUBE_URL = "https://www.youtube.com/watch?v="
@@ -206,16 +214,33 @@ class Appearance:
 class Motion:
     """How an object moves.
 
-    ``kind``: ``wander`` (the shared motion of appearance classes), ``drift`` (wrap-around
-    translation along ``direction`` degrees, 0 = right, 90 = up on screen, ``speed`` in short
-    sides per second), ``spin`` (rotation in place, ``direction`` +1 = counterclockwise on screen,
-    -1 = clockwise, ``speed`` in degrees per second) or ``oscillate`` (sinusoidal back and forth
-    along ``direction`` degrees, ``speed`` = frequency range in Hz, amplitude ``0.15 S``).
+    ``kind``: ``wander`` (the shared motion of appearance classes), ``hover`` (no motion at all:
+    the object stays where it is, its offset from the centre uniform in a disc of radius
+    ``0.2 S``, like a drift's), ``drift`` (wrap-around translation along ``direction`` degrees,
+    0 = right, 90 = up on screen, ``speed`` in short sides per second), ``spin`` (rotation in
+    place, ``direction`` +1 = counterclockwise on screen, -1 = clockwise, ``speed`` in degrees per
+    second) or ``oscillate`` (sinusoidal back and forth along ``direction`` degrees, ``speed`` =
+    frequency range in Hz, amplitude ``0.15 S``).
+
+    ``mirror``: each video takes the left-right mirror image of the motion with probability 1/2
+    (a drift at ``d`` degrees goes at ``180 - d``; a spin turns the other way). Training and
+    evaluation flip clips left-right (Karpathy et al. Sec. 3.3 / 4.1), so a class must mean the
+    same thing in a flipped clip: :func:`mirror_safe` checks that every class list is closed
+    under the flip.
     """
 
     kind: str = "wander"
     direction: float = 0.0
     speed: tuple[float, float] = (0.0, 0.0)
+    mirror: bool = False
+
+    def flipped(self) -> Motion:
+        """This motion as seen in a left-right flipped video (the set of motions it draws from)."""
+        if self.mirror or self.kind in ("wander", "hover"):
+            return self
+        if self.kind == "spin":
+            return Motion(self.kind, -self.direction, self.speed)
+        return Motion(self.kind, (180.0 - self.direction) % 360.0, self.speed)
 
 
 @dataclass(frozen=True)
@@ -247,34 +272,32 @@ def _shape(shape: str, texture: str = "plain") -> Appearance:
 
 
 _SPORTS1M = (
-    SyntheticClass("drift left", "motion", _generic(), Motion("drift", 180.0, DRIFT)),
-    SyntheticClass("drift right", "motion", _generic(), Motion("drift", 0.0, DRIFT)),
     SyntheticClass("drift up", "motion", _generic(), Motion("drift", 90.0, DRIFT)),
     SyntheticClass("drift down", "motion", _generic(), Motion("drift", 270.0, DRIFT)),
+    SyntheticClass("drift sideways", "motion", _generic(), Motion("drift", 0.0, DRIFT, True)),
+    SyntheticClass("hover", "motion", _generic(), Motion("hover")),
     SyntheticClass("horizontal stripes", "appearance", _generic("hstripes"), WANDER),
     SyntheticClass("vertical stripes", "appearance", _generic("vstripes"), WANDER),
     SyntheticClass("checkerboard", "appearance", _generic("checker"), WANDER),
     SyntheticClass("triangle", "appearance", _shape("triangle"), WANDER),
     SyntheticClass("cross", "appearance", _shape("cross"), WANDER),
     SyntheticClass(
-        "checkerboard drifting left", "both", _generic("checker"), Motion("drift", 180.0, DRIFT)
+        "checkerboard drifting down", "both", _generic("checker"), Motion("drift", 270.0, DRIFT)
     ),
-    SyntheticClass(
-        "triangle spinning clockwise", "both", _shape("triangle"), Motion("spin", -1.0, SPIN)
-    ),
-    SyntheticClass(
-        "triangle spinning counterclockwise", "both", _shape("triangle"), Motion("spin", 1.0, SPIN)
-    ),
+    SyntheticClass("spinning triangle", "both", _shape("triangle"), Motion("spin", 1.0, SPIN, True)),
+    SyntheticClass("spinning cross", "both", _shape("cross"), Motion("spin", 1.0, SPIN, True)),
 )
 
 _UCF101 = (
     SyntheticClass("BarsPlain", "appearance", _shape("bar"), WANDER),
     SyntheticClass("BarsStriped", "appearance", _shape("bar", "hstripes"), WANDER),
-    SyntheticClass("CheckerDriftRight", "both", _generic("checker"), Motion("drift", 0.0, DRIFT)),
+    SyntheticClass(
+        "CheckerDriftSideways", "both", _generic("checker"), Motion("drift", 0.0, DRIFT, True)
+    ),
     SyntheticClass("DriftDownFast", "motion", _generic(), Motion("drift", 270.0, FAST)),
     SyntheticClass("DriftDownSlow", "motion", _generic(), Motion("drift", 270.0, SLOW)),
-    SyntheticClass("DriftUpLeft", "motion", _generic(), Motion("drift", 135.0, DRIFT)),
-    SyntheticClass("DriftUpRight", "motion", _generic(), Motion("drift", 45.0, DRIFT)),
+    SyntheticClass("DriftSideways", "motion", _generic(), Motion("drift", 0.0, DRIFT, True)),
+    SyntheticClass("DriftUp", "motion", _generic(), Motion("drift", 90.0, DRIFT)),
     SyntheticClass(
         "HandstandPushups",
         "both",
@@ -283,8 +306,29 @@ _UCF101 = (
         file_token="HandStandPushups",
     ),
     SyntheticClass("Rings", "appearance", _shape("ring"), WANDER),
-    SyntheticClass("SpinningCrosses", "both", _shape("cross"), Motion("spin", -1.0, SPIN)),
+    SyntheticClass("SpinningCrosses", "both", _shape("cross"), Motion("spin", 1.0, SPIN, True)),
 )
+
+
+def mirror_safe(classes: Sequence[SyntheticClass]) -> list[str]:
+    """Problems that would make a class list ambiguous under left-right flips ([] = none).
+
+    A class whose flipped motion is another class's motion with the same appearance (``drift
+    left`` / ``drift right``, clockwise / counterclockwise spin) cannot be learned with flip
+    augmentation: half of its training clips look exactly like the other class. A class whose
+    flipped motion is no class at all would be trained on clips its name does not describe.
+    """
+    problems = []
+    for cls in classes:
+        flipped = cls.motion.flipped()
+        if flipped != cls.motion:
+            twins = [o.name for o in classes if o.motion == flipped and o.appearance == cls.appearance]
+            problems.append(
+                f"{cls.name!r}: its left-right mirror image is "
+                + (f"class {twins[0]!r}" if twins else "not the same motion")
+                + " (set Motion(mirror=True) or use a flip-invariant direction)"
+            )
+    return problems
 
 
 def class_list(layout: str) -> list[SyntheticClass]:
@@ -494,14 +538,24 @@ def _motion(
         half = math.sqrt(max(radius**2 - across**2, 0.0))
         speed = rng.uniform(*motion.speed) * side / fps  # pixels per frame
         along = _wrap(along0 + speed * t, half) if half > 0 else zeros
-        angle = math.radians(motion.direction)
+        direction = motion.direction
+        if motion.mirror and rng.uniform() < 0.5:
+            direction = 180.0 - direction
+        angle = math.radians(direction)
         ux, uy = math.cos(angle), -math.sin(angle)  # screen axes, y down
         return along * ux - across * uy, along * uy + across * ux, zeros
     if motion.kind == "spin":
         r = 0.2 * side * math.sqrt(rng.uniform())
         phi = rng.uniform(0.0, 2.0 * np.pi)
-        omega = math.radians(rng.uniform(*motion.speed)) / fps * math.copysign(1, motion.direction)
+        sign = math.copysign(1, motion.direction)
+        if motion.mirror and rng.uniform() < 0.5:
+            sign = -sign
+        omega = math.radians(rng.uniform(*motion.speed)) / fps * sign
         return zeros + r * math.cos(phi), zeros + r * math.sin(phi), omega * t
+    if motion.kind == "hover":
+        r = 0.2 * side * math.sqrt(rng.uniform())
+        phi = rng.uniform(0.0, 2.0 * np.pi)
+        return zeros + r * math.cos(phi), zeros + r * math.sin(phi), zeros
     if motion.kind == "oscillate":
         amplitude = 0.15 * side
         r = 0.05 * side * math.sqrt(rng.uniform())

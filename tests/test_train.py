@@ -138,6 +138,7 @@ def test_eval_reproduces_the_test_numbers_from_the_checkpoint(
     assert ckpt.is_file()
     stored = torch.load(ckpt, map_location="cpu", weights_only=False)["deepvideo"]
     assert stored["config"]["model"]["name"] == "single_frame"
+    assert stored["class_names"] == (tiny_root / "labels.txt").read_text().splitlines()
     best = sorted((tmp_path / "checkpoints").glob("epoch_*.ckpt"))[-1]
     result = run_cli(
         "eval.py",
@@ -155,18 +156,11 @@ def test_eval_reproduces_the_test_numbers_from_the_checkpoint(
 
 def test_predict_prints_top_k_and_writes_an_overlay(tiny_root: Path, tmp_path: Path) -> None:
     run_train(
-        ["model=slow_fusion", "debug=fast_dev_run", *tiny_overrides(tiny_root), *FAST], tmp_path
+        ["model=slow_fusion", "debug=limit", "test=false", *tiny_overrides(tiny_root), *FAST],
+        tmp_path,
     )
-    # fast_dev_run saves no checkpoint: save the trained module the way training does
-    cfg = compose_config("train", ["model=slow_fusion", *tiny_overrides(tiny_root)], tmp_path)
-    from deepvideo.training import build
-
-    _, module = build(cfg)
-    module.class_names = (tiny_root / "labels.txt").read_text().split("\n")[:12]
-    ckpt = tmp_path / "model.ckpt"
-    checkpoint = {"state_dict": module.state_dict()}
-    module.on_save_checkpoint(checkpoint)
-    torch.save(checkpoint, ckpt)
+    ckpt = tmp_path / "checkpoints" / "last.ckpt"  # as training saved it: config, class names
+    names = (tiny_root / "labels.txt").read_text().splitlines()
     video = next((tiny_root / "videos").glob("*.mp4"))
     overlay = tmp_path / "overlay.mp4"
     result = run_cli(
@@ -184,6 +178,7 @@ def test_predict_prints_top_k_and_writes_an_overlay(tiny_root: Path, tmp_path: P
     assert result.returncode == 0, result.stderr[-3000:]
     ranked = [line for line in result.stdout.splitlines() if line.strip()[:2] in {"1.", "2.", "3."}]
     assert len(ranked) == 3
+    assert all(line.split(maxsplit=1)[1].rsplit(maxsplit=1)[0] in names for line in ranked), ranked
     probabilities = [float(line.split()[-1]) for line in ranked]
     assert probabilities == sorted(probabilities, reverse=True) and sum(probabilities) <= 1.0001
     import decord

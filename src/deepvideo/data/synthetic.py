@@ -284,7 +284,9 @@ _SPORTS1M = (
     SyntheticClass(
         "checkerboard drifting down", "both", _generic("checker"), Motion("drift", 270.0, DRIFT)
     ),
-    SyntheticClass("spinning triangle", "both", _shape("triangle"), Motion("spin", 1.0, SPIN, True)),
+    SyntheticClass(
+        "spinning triangle", "both", _shape("triangle"), Motion("spin", 1.0, SPIN, True)
+    ),
     SyntheticClass("spinning cross", "both", _shape("cross"), Motion("spin", 1.0, SPIN, True)),
 )
 
@@ -322,7 +324,9 @@ def mirror_safe(classes: Sequence[SyntheticClass]) -> list[str]:
     for cls in classes:
         flipped = cls.motion.flipped()
         if flipped != cls.motion:
-            twins = [o.name for o in classes if o.motion == flipped and o.appearance == cls.appearance]
+            twins = [
+                o.name for o in classes if o.motion == flipped and o.appearance == cls.appearance
+            ]
             problems.append(
                 f"{cls.name!r}: its left-right mirror image is "
                 + (f"class {twins[0]!r}" if twins else "not the same motion")

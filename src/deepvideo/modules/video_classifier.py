@@ -55,6 +55,14 @@ class VideoClassifier(pl.LightningModule):
         self.class_names: list[str] = []
         self.last_test_scores: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
 
+    def setup(self, stage: str) -> None:
+        """Take the class names from the attached DataModule (after its own ``setup``), so every
+        checkpoint names its outputs and ``predict.py`` prints labels, not indices."""
+        trainer = self._trainer
+        names = getattr(getattr(trainer, "datamodule", None), "class_names", None)
+        if names:
+            self.class_names = list(names)
+
     def forward(self, video: torch.Tensor) -> torch.Tensor:
         return self.net(video)
 

@@ -75,7 +75,6 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     run = run_config(cfg, checkpoint["deepvideo"]["config"])
     pl.seed_everything(run.seed, workers=True)
     datamodule, module = build(run)
-    module.class_names = checkpoint["deepvideo"].get("class_names", [])
     trainer = instantiate_trainer(run)
     trainer.test(module, datamodule=datamodule, ckpt_path=str(cfg.ckpt_path))
     metrics = to_float_dict(trainer.callback_metrics)
@@ -89,7 +88,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
                 "scores": scores,
                 "targets": targets,
                 "video_ids": [datamodule.splits["test"][i].video_id for i in ids.tolist()],
-                "class_names": getattr(datamodule, "class_names", []),
+                "class_names": module.class_names,
                 "model": run.model.name,
             },
             out / "video_scores.pt",

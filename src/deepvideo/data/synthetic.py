@@ -27,12 +27,6 @@ Content
     is static and uniform. There is no motion blur and no other per-frame cue, so a single-frame
     model cannot beat chance among these classes, while any model that compares frames can (the
     wrap jumps are rare next to the steady displacement).
-* **Left-right flips.** Training and evaluation flip clips left-right (the papers' augmentation),
-  so no class may be the mirror image of another: ``drift left`` / ``drift right`` or clockwise /
-  counterclockwise spins would each be trained on the other's clips half of the time and could
-  not be learned by any model. Horizontal motions are therefore one class, ``drift sideways``
-  (left or right, drawn per video), spins turn either way, and the other directions are vertical
-  (a flip keeps them). :func:`mirror_safe` checks a class list for this.
   - ``appearance``: the classes differ only in how the object looks, and share one motion
     distribution ("wander": an Ornstein-Uhlenbeck walk around the centre, std ``0.05 S``, time
     constant 1 s, plus a slow random walk of the orientation). Three of them (``horizontal
@@ -46,6 +40,12 @@ Content
     spinning triangle, a spinning cross): each is told apart from an appearance class only by its
     motion (``checkerboard``, ``triangle``, ``cross`` wander) and from a motion class only by its
     appearance.
+* **Left-right flips.** Training and evaluation flip clips left-right (the papers' augmentation),
+  so no class may be the mirror image of another: ``drift left`` / ``drift right`` or clockwise /
+  counterclockwise spins would each be trained on the other's clips half of the time and could
+  not be learned by any model. Horizontal motions are therefore one class, ``drift sideways``
+  (left or right, drawn per video), spins turn either way, and the other directions are vertical
+  (a flip keeps them). :func:`mirror_safe` checks a class list for this.
 * **Camera bias.** Objects sit near the frame centre: the centre of an object's motion is the
   frame centre plus a Gaussian offset of std ``center_sigma`` = 10% of the short side (clipped at
   2 std), as in YouTube framing; the fovea stream of the multiresolution net can exploit it.
@@ -522,6 +522,18 @@ def _wrap(values: np.ndarray, half: np.ndarray | float) -> np.ndarray:
     return np.mod(values + half, np.maximum(span, 1e-9)) - half
 
 
+def _uniform_disc(rng: np.random.Generator, radius: float) -> tuple[float, float]:
+    """A point uniform in the disc of ``radius`` around the origin."""
+    r = radius * math.sqrt(rng.uniform())
+    phi = rng.uniform(0.0, 2.0 * np.pi)
+    return r * math.cos(phi), r * math.sin(phi)
+
+
+def _mirrored(motion: Motion, rng: np.random.Generator) -> bool:
+    """Whether this video shows the left-right mirror image of a ``mirror`` motion (p = 1/2)."""
+    return motion.mirror and rng.uniform() < 0.5
+
+
 def _motion(
     motion: Motion,
     rng: np.random.Generator,
@@ -536,30 +548,23 @@ def _motion(
     if motion.kind == "drift":
         radius = 0.2 * side
         # A point uniform in the disc, in (along, across) coordinates of the drift direction.
-        r = radius * math.sqrt(rng.uniform())
-        phi = rng.uniform(0.0, 2.0 * np.pi)
-        along0, across = r * math.cos(phi), r * math.sin(phi)
+        along0, across = _uniform_disc(rng, radius)
         half = math.sqrt(max(radius**2 - across**2, 0.0))
         speed = rng.uniform(*motion.speed) * side / fps  # pixels per frame
         along = _wrap(along0 + speed * t, half) if half > 0 else zeros
-        direction = motion.direction
-        if motion.mirror and rng.uniform() < 0.5:
-            direction = 180.0 - direction
-        angle = math.radians(direction)
+        angle = math.radians(
+            180.0 - motion.direction if _mirrored(motion, rng) else motion.direction
+        )
         ux, uy = math.cos(angle), -math.sin(angle)  # screen axes, y down
         return along * ux - across * uy, along * uy + across * ux, zeros
     if motion.kind == "spin":
-        r = 0.2 * side * math.sqrt(rng.uniform())
-        phi = rng.uniform(0.0, 2.0 * np.pi)
-        sign = math.copysign(1, motion.direction)
-        if motion.mirror and rng.uniform() < 0.5:
-            sign = -sign
+        x, y = _uniform_disc(rng, 0.2 * side)
+        sign = math.copysign(1, motion.direction) * (-1 if _mirrored(motion, rng) else 1)
         omega = math.radians(rng.uniform(*motion.speed)) / fps * sign
-        return zeros + r * math.cos(phi), zeros + r * math.sin(phi), omega * t
+        return zeros + x, zeros + y, omega * t
     if motion.kind == "hover":
-        r = 0.2 * side * math.sqrt(rng.uniform())
-        phi = rng.uniform(0.0, 2.0 * np.pi)
-        return zeros + r * math.cos(phi), zeros + r * math.sin(phi), zeros
+        x, y = _uniform_disc(rng, 0.2 * side)
+        return zeros + x, zeros + y, zeros
     if motion.kind == "oscillate":
         amplitude = 0.15 * side
         r = 0.05 * side * math.sqrt(rng.uniform())

@@ -58,8 +58,7 @@ class VideoClassifier(pl.LightningModule):
     def setup(self, stage: str) -> None:
         """Take the class names from the attached DataModule (after its own ``setup``), so every
         checkpoint names its outputs and ``predict.py`` prints labels, not indices."""
-        trainer = self._trainer
-        names = getattr(getattr(trainer, "datamodule", None), "class_names", None)
+        names = getattr(getattr(self.trainer, "datamodule", None), "class_names", None)
         if names:
             self.class_names = list(names)
 

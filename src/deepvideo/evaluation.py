@@ -19,6 +19,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from deepvideo.cli import ConfigError, to_float_dict, write_metrics
+from deepvideo.reports.analysis import write_video_scores
 from deepvideo.training import build, output_dir, print_summary
 from deepvideo.utils.instantiate import instantiate_trainer
 
@@ -81,17 +82,8 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     out = output_dir(cfg)
     write_metrics(out / "metrics.json", metrics)
     if cfg.get("save_scores", True) and module.last_test_scores is not None:
-        ids, scores, targets = module.last_test_scores
-        torch.save(
-            {
-                "video_index": ids,
-                "scores": scores,
-                "targets": targets,
-                "video_ids": [datamodule.splits["test"][i].video_id for i in ids.tolist()],
-                "class_names": module.class_names,
-                "model": run.model.name,
-            },
-            out / "video_scores.pt",
+        write_video_scores(
+            out / "video_scores.pt", datamodule, *module.last_test_scores, model=run.model.name
         )
     print_summary(metrics, datamodule)
     return metrics

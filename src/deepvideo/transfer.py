@@ -36,6 +36,7 @@ from torch import Tensor, nn
 from torch.optim import Optimizer
 
 from deepvideo.cli import ConfigError
+from deepvideo.reports.analysis import write_video_scores
 
 log = logging.getLogger(__name__)
 
@@ -313,21 +314,9 @@ class SaveVideoScores(Callback):
         if not trainer.is_global_zero or scores is None:
             return
         ids, probs, targets = scores
-        datamodule: Any = getattr(trainer, "datamodule", None)
-        videos = datamodule.splits["test"] if datamodule is not None else []
         run_config = getattr(pl_module, "run_config", {}) or {}
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(
-            {
-                "video_index": ids,
-                "scores": probs,
-                "targets": targets,
-                "video_ids": [videos[i].video_id for i in ids.tolist()] if videos else [],
-                "class_names": list(getattr(datamodule, "class_names", [])),
-                "class_groups": dict(getattr(datamodule, "class_groups", {}) or {}),
-                "fold": getattr(datamodule, "fold", None),
-                "model": run_config.get("model", {}).get("name"),
-            },
-            self.path,
+        model = run_config.get("model", {}).get("name")
+        write_video_scores(
+            self.path, getattr(trainer, "datamodule", None), ids, probs, targets, model
         )
         log.info("video scores written to %s", self.path)

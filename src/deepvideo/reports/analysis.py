@@ -21,6 +21,7 @@ from torch import Tensor
 from torchmetrics.functional.classification import multilabel_average_precision
 
 __all__ = [
+    "write_video_scores",
     "ClassComparison",
     "VideoScores",
     "compare_runs",
@@ -66,6 +67,35 @@ class VideoScores:
             self.model,
             self.path,
         )
+
+
+def write_video_scores(
+    path: str | Path,
+    datamodule: Any,
+    video_index: Tensor,
+    scores: Tensor,
+    targets: Tensor,
+    model: str | None,
+) -> Path:
+    """Write ``video_scores.pt``: per-video scores of ``datamodule``'s test videos, with their ids,
+    the class names, and (where the dataset has them) the class groups and the fold."""
+    videos = datamodule.splits["test"] if datamodule is not None else []
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(
+        {
+            "video_index": video_index,
+            "scores": scores,
+            "targets": targets,
+            "video_ids": [videos[i].video_id for i in video_index.tolist()] if videos else [],
+            "class_names": list(getattr(datamodule, "class_names", [])),
+            "class_groups": dict(getattr(datamodule, "class_groups", {}) or {}),
+            "fold": getattr(datamodule, "fold", None),
+            "model": model,
+        },
+        path,
+    )
+    return path
 
 
 def load_video_scores(path: str | Path) -> VideoScores:

@@ -28,6 +28,7 @@ from deepvideo.evaluation import load_checkpoint
 from deepvideo.metrics import VideoLevelMetrics
 from deepvideo.models import AverageEnsemble
 from deepvideo.prediction import load_network
+from deepvideo.reports.analysis import write_video_scores
 
 log = logging.getLogger(__name__)
 
@@ -277,18 +278,6 @@ def save_video_scores(
         if isinstance(datamodule_or_clip, EnsembleClip)
         else datamodule_or_clip
     )
-    videos = datamodule.splits["test"]
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(
-        {
-            "video_index": result.video_index,
-            "scores": result.scores,
-            "targets": result.targets,
-            "video_ids": [videos[i].video_id for i in result.video_index.tolist()],
-            "class_names": list(datamodule.class_names),
-            "model": model,
-        },
-        path,
+    return write_video_scores(
+        path, datamodule, result.video_index, result.scores, result.targets, model
     )
-    return path

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Generate the synthetic video-classification benchmark (see ``deepvideo.data.synthetic``).
+"""Generate the synthetic video-classification benchmark (see ``deepvideo.synthetic``).
 
 Examples::
 
@@ -19,10 +19,10 @@ import time
 from pathlib import Path
 
 try:
-    from deepvideo.data import synthetic
+    from deepvideo import synthetic
 except ImportError:  # running from a checkout without `pip install -e .`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-    from deepvideo.data import synthetic
+    from deepvideo import synthetic
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -1,4 +1,5 @@
-"""The data tools in scripts/ (dataset stats, re-encoding, downloading) and Sports-1M metadata."""
+"""The data tools (dataset stats, re-encoding, downloading): the library functions behind them,
+the thin CLIs in scripts/, and Sports-1M metadata."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from typing import Any
 import av
 import pytest
 
+from deepvideo.data import download, prepare
 from deepvideo.data.metadata import (
     MetadataFormatError,
     VideoMetadata,
@@ -21,7 +23,7 @@ from deepvideo.data.metadata import (
     load_metadata,
 )
 from deepvideo.data.sports1m import VideoRecord
-from deepvideo.data.synthetic import SyntheticConfig, generate
+from deepvideo.synthetic import SyntheticConfig, generate
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = ROOT / "scripts"
@@ -151,13 +153,12 @@ def test_prepare_videos_reencodes_resumes_and_skips_corrupt(
 
     # a second run skips what is done (verifying it decodes) and redoes a removed output
     (dst / sources[1].name).unlink()
-    prepare = load_script("prepare_videos")
-    assert prepare.main([*map(str, args[:2]), "--short-side", "24", "--verify", "--quiet"]) == 1
+    cli = load_script("prepare_videos")
+    assert cli.main([*map(str, args[:2]), "--short-side", "24", "--verify", "--quiet"]) == 1
     assert (dst / sources[1].name).is_file()
 
 
 def test_prepare_videos_caps_the_frame_rate(tmp_path: Path, tiny_sports1m: Path) -> None:
-    prepare = load_script("prepare_videos")
     source = sorted((tiny_sports1m / "videos").glob("*.mp4"))[0]
     with av.open(str(source)) as container:
         frames_in = container.streams.video[0].frames
@@ -167,6 +168,35 @@ def test_prepare_videos_caps_the_frame_rate(tmp_path: Path, tiny_sports1m: Path)
     assert prepare.decodes_a_frame(target) is None
     assert prepare.output_size(640, 360, 128) == (228, 128)
     assert prepare.output_size(64, 48, 128) == (64, 48)  # never upscaled
+
+
+def test_prepare_library_on_a_generated_folder(tmp_path: Path, tiny_sports1m: Path) -> None:
+    """``deepvideo.data.prepare`` works without the script: results, report and summary line."""
+    src, dst = tmp_path / "raw", tmp_path / "prepared"
+    src.mkdir()
+    for video in sorted((tiny_sports1m / "videos").glob("*.mp4"))[:2]:
+        (src / video.name).write_bytes(video.read_bytes())
+    (src / ".hidden.mp4").write_bytes(b"ignored")
+    (src / "notes.txt").write_text("not a video")
+    assert [p.name for p in prepare.find_videos(src)] == sorted(
+        p.name for p in src.glob("[!.]*.mp4")
+    )
+    seen: list[prepare.Result] = []
+    options = prepare.EncodeOptions(short_side=16, keyframe_seconds=0.5)
+    summary = prepare.prepare_videos(src, dst, options, report=seen.append)
+    assert [r.status for r in summary.results] == ["done", "done"] and seen == summary.results
+    assert summary.failed == 0 and summary.line().startswith(
+        "prepare_videos: done 2, skipped 0, failed 0 (2 videos under"
+    )
+    for result in summary.results:
+        assert Path(result.target).parent == dst and result.message.endswith(" frames")
+        assert prepare.decodes_a_frame(Path(result.target)) is None
+    again = prepare.prepare_videos(src, dst, options)
+    assert [r.status for r in again.results] == ["skipped", "skipped"]
+    with pytest.raises(NotADirectoryError, match="no folder .*; pass the folder holding"):
+        prepare.prepare_videos(tmp_path / "absent", dst, options)
+    with pytest.raises(ValueError, match="dst must differ from src"):
+        prepare.prepare_videos(src, src, options)
 
 
 # -------------------------------------------------------------------- download_sports1m.py
@@ -190,7 +220,7 @@ class FakeDownloader:
 
 
 def test_download_bookkeeping_done_failed_skip_and_retry(tmp_path: Path) -> None:
-    download = load_script("download_sports1m")
+    cli = load_script("download_sports1m")
     root = tmp_path / "sports1m"
     (root / "original").mkdir(parents=True)
     partition = root / "original" / "train_partition.txt"
@@ -220,7 +250,7 @@ def test_download_bookkeeping_done_failed_skip_and_retry(tmp_path: Path) -> None
     assert len(summary.skipped_done) == 3 and summary.skipped_present == [IDS[2]]
 
     # --retry-failed through the command line, with the same fake and --limit
-    code = download.main(
+    code = cli.main(
         [
             "--root",
             str(root),
@@ -242,11 +272,34 @@ def test_download_bookkeeping_done_failed_skip_and_retry(tmp_path: Path) -> None
     assert fake.calls == [IDS[3]]
 
 
-def test_download_without_yt_dlp_gives_a_one_line_hint(monkeypatch: pytest.MonkeyPatch) -> None:
-    download = load_script("download_sports1m")
+def test_download_without_yt_dlp_gives_a_one_line_hint(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setitem(sys.modules, "yt_dlp", None)  # makes `import yt_dlp` fail
-    with pytest.raises(SystemExit, match=r"yt-dlp is not installed; run `pip install"):
+    with pytest.raises(ImportError, match=r"^yt-dlp is not installed; run `pip install"):
         download.yt_dlp_downloader()
+    # the command line turns it into one line and exit status 1, after checking the partition
+    cli = load_script("download_sports1m")
+    partition = tmp_path / "original" / "train_partition.txt"
+    partition.parent.mkdir()
+    partition.write_text(f"https://www.youtube.com/watch?v={IDS[0]} 3\n")
+    assert cli.main(["--root", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: yt-dlp is not installed") and err.count("\n") == 1
+
+
+def test_download_partition_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(FileNotFoundError, match=r"no partition file .*train_partition.txt; get"):
+        download.resolve_partition(tmp_path, "original/train_partition.txt")
+    absolute = tmp_path / "p.txt"
+    absolute.write_text(f"https://www.youtube.com/watch?v={IDS[0]} 3\n")
+    assert download.resolve_partition(tmp_path / "elsewhere", absolute) == absolute
+    cli = load_script("download_sports1m")
+    assert cli.main(["--root", str(tmp_path)]) == 2
+    assert "error: no partition file" in capsys.readouterr().err
+    absolute.write_text("https://www.youtube.com/watch?v=x notalabel\n")
+    assert cli.main(["--root", str(tmp_path), "--partition", str(absolute)]) == 2
+    assert capsys.readouterr().err.startswith("error: ")
 
 
 # ----------------------------------------------------------------------------- metadata

@@ -13,25 +13,18 @@ import json
 import platform
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
+import yaml
 
 from deepvideo.models import SlowFusion
 from deepvideo.utils.hardware import cpu_has_fast_bf16, resolve_precision
 
-TOWER = {
-    "convs": [
-        {"channels": 96, "kernel": 11, "stride": 3, "padding": 2, "norm": True, "pool": True},
-        {"channels": 256, "kernel": 5, "stride": 1, "padding": 2, "norm": True, "pool": True},
-        {"channels": 384, "kernel": 3, "stride": 1, "padding": 1, "norm": False, "pool": False},
-        {"channels": 384, "kernel": 3, "stride": 1, "padding": 1, "norm": False, "pool": False},
-        {"channels": 256, "kernel": 3, "stride": 1, "padding": 1, "norm": False, "pool": True},
-    ],
-    "lrn": {"size": 5, "alpha": 1e-4, "beta": 0.5, "k": 2.0},
-    "pool": {"kernel": 2, "stride": 2},
-    "fc": [4096, 4096],
-    "dropout": 0.5,
-}
+ROOT = Path(__file__).resolve().parents[1]
+# the tower and Slow Fusion's time layout from their one home in conf/ (dropout fixed here)
+TOWER = {**yaml.safe_load((ROOT / "conf/model/tower/alexnet.yaml").read_text()), "dropout": 0.5}
+TIME = yaml.safe_load((ROOT / "conf/model/time/slow_fusion.yaml").read_text())
 
 
 def cpu_name() -> str:
@@ -66,7 +59,15 @@ def main() -> None:
     a = torch.randn(2048, 2048)
     frames = torch.randn(64, 3, 64, 64)
     conv1 = torch.nn.Conv2d(3, 96, 11, stride=3, padding=2)
-    net = SlowFusion(12, 64, TOWER, width=0.25)
+    net = SlowFusion(
+        12,
+        64,
+        TOWER,
+        width=0.25,
+        num_frames=TIME["clip"]["num_frames"],
+        temporal_kernels=TIME["net"]["temporal_kernels"],
+        temporal_strides=TIME["net"]["temporal_strides"],
+    )
     clips = torch.randn(16, 3, 10, 64, 64)
     labels = torch.randint(0, 12, (16,))
     opt = torch.optim.SGD(net.parameters(), lr=1e-3)

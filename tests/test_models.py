@@ -12,7 +12,6 @@ import yaml
 from omegaconf import OmegaConf
 from torch import nn
 
-from deepvideo.data.multires import fovea_context_streams
 from deepvideo.models import (
     AverageEnsemble,
     EarlyFusion,
@@ -23,8 +22,12 @@ from deepvideo.models import (
     SlowFusion,
     count_parameters,
 )
+from deepvideo.models.multires import fovea_context_streams
+from deepvideo.models.tower import pool_output_size
 
-TOWER_YAML = Path(__file__).resolve().parents[1] / "conf" / "model" / "tower" / "alexnet.yaml"
+CONF_MODEL = Path(__file__).resolve().parents[1] / "conf" / "model"
+TOWER_YAML = CONF_MODEL / "tower" / "alexnet.yaml"
+SLOW_YAML = CONF_MODEL / "time" / "slow_fusion.yaml"
 NUM_CLASSES = 487
 
 # The paper's tower, written out by hand (Sec. 3.1), independent of the YAML and the code:
@@ -34,6 +37,8 @@ KERNELS = [11, 5, 3, 3, 3]
 FC = 4096
 SLOW_KT = [4, 2, 2, 1, 1]
 SLOW_ST = [2, 2, 2, 1, 1]
+# Slow Fusion's time layout (Sec. 3.1), which the classes take as required arguments
+SLOW = {"num_frames": 10, "temporal_kernels": SLOW_KT, "temporal_strides": SLOW_ST}
 
 
 @pytest.fixture(scope="module")
@@ -63,10 +68,11 @@ def head_params(fc6_in: int) -> int:
     return fc_params(fc6_in, FC) + fc_params(FC, FC) + fc_params(FC, NUM_CLASSES)
 
 
-# Spatial sizes by hand, with the YAML's paddings (2, 2, 1, 1, 1):
-# 170: conv1 (170+4-11)//3+1 = 55 -P-> 27 -conv2-> 27 -P-> 13 -conv3..5-> 13 -P-> 6
-# 178 -> streams of 89: conv1 (89+4-11)//3+1 = 28 -P-> 14 -conv2-> 14 -P-> 7 -conv3..5-> 7
-SF_FC6_IN = 256 * 6 * 6
+# Spatial sizes by hand, with the YAML's paddings (0, 2, 1, 1, 1) and 2x2 pooling rounding up
+# (ceil): both end in 7x7x256, as Sec. 3.2 says.
+# 170: conv1 (170-11)//3+1 = 54 -P-> 27 -conv2-> 27 -P-> 14 -conv3..5-> 14 -P-> 7
+# 178 -> streams of 89: conv1 (89-11)//3+1 = 27 -P-> 14 -conv2-> 14 -P-> 7 -conv3..5-> 7
+SF_FC6_IN = 256 * 7 * 7
 MR_STREAM = 256 * 7 * 7
 
 # name -> (constructor kwargs, T, S, expected parameter count)
@@ -94,7 +100,7 @@ PAPER = {
     ),
     "slow_fusion": (
         SlowFusion,
-        {},
+        SLOW,
         10,
         170,
         tower_conv_params(SLOW_KT) + head_params(SF_FC6_IN),
@@ -122,7 +128,7 @@ PAPER = {
     ),
     "multires_slow_fusion": (
         MultiResolution,
-        {"base": "slow_fusion"},
+        {"base": "slow_fusion", **SLOW},
         10,
         178,
         2 * tower_conv_params(SLOW_KT) + head_params(2 * MR_STREAM),
@@ -140,7 +146,12 @@ def test_paper_size_shape_and_parameter_count(name: str, tower: dict) -> None:
         out = net(torch.randn(1, 3, t, s, s))
         assert out.shape == (1, NUM_CLASSES)
         assert torch.isfinite(out).all()
-        if isinstance(net, MultiResolution):
+        if isinstance(net, FusionNet):
+            # the full-frame tower at 170 ends in 7x7x256 (per time step left: 2 for late fusion)
+            t_out = 2 if name == "late_fusion" else 1
+            assert net.feature_shape == (256, t_out, 7, 7)
+            assert net.features(torch.zeros(1, 3, t, s, s)).shape == (1, 256, t_out, 7, 7)
+        else:
             fovea, context = fovea_context_streams(torch.zeros(1, 3, t, s, s))
             for stream, x in zip(("fovea", "context"), (fovea, context), strict=True):
                 assert x.shape[-2:] == (89, 89)
@@ -154,11 +165,11 @@ SMALL = {
     "single_frame": (SingleFrame, {}, 1),
     "early_fusion": (EarlyFusion, {}, 10),
     "late_fusion": (LateFusion, {}, 2),
-    "slow_fusion": (SlowFusion, {}, 10),
+    "slow_fusion": (SlowFusion, SLOW, 10),
     "multires": (MultiResolution, {}, 1),
     "multires_fovea_only": (MultiResolution, {"streams": "fovea"}, 1),
     "multires_context_only": (MultiResolution, {"streams": "context"}, 1),
-    "multires_slow_fusion": (MultiResolution, {"base": "slow_fusion"}, 10),
+    "multires_slow_fusion": (MultiResolution, {"base": "slow_fusion", **SLOW}, 10),
 }
 
 
@@ -197,9 +208,9 @@ def test_layer_names_and_lrn(tower: dict) -> None:
     pools = {n: m for n, m in net.named_modules() if isinstance(m, nn.MaxPool3d)}
     assert set(pools) == {f"features.conv{i}.pool" for i in (1, 2, 5)}
     for pool in pools.values():
-        assert pool.kernel_size == (1, 2, 2) and pool.stride == (1, 2, 2)
+        assert pool.kernel_size == (1, 2, 2) and pool.stride == (1, 2, 2) and pool.ceil_mode
     conv1 = net.features.conv1.conv
-    assert conv1.stride == (1, 3, 3) and conv1.padding == (0, 2, 2)
+    assert conv1.stride == (1, 3, 3) and conv1.padding == (0, 0, 0)
     # freezing by name: everything but the classifier
     for n, p in net.named_parameters():
         p.requires_grad = n.startswith("classifier.")
@@ -207,11 +218,49 @@ def test_layer_names_and_lrn(tower: dict) -> None:
     assert all(not b.detach().any() for n, b in net.named_parameters() if "bias" in n)
 
 
+@pytest.mark.parametrize("ceil_mode", [False, True])
+def test_pool_output_size_is_pytorchs(ceil_mode: bool) -> None:
+    for kernel, stride in [(2, 2), (3, 2), (3, 3)]:
+        pool = nn.MaxPool2d(kernel, stride, ceil_mode=ceil_mode)
+        for size in range(1, 40):
+            expect = pool_output_size(size, kernel, stride, ceil_mode)
+            if expect < 1:
+                with pytest.raises(RuntimeError):
+                    pool(torch.zeros(1, 1, size, size))
+            else:
+                assert pool(torch.zeros(1, 1, size, size)).shape[-1] == expect, (kernel, size)
+
+
+def test_feature_shape_matches_the_built_tower(tower: dict) -> None:
+    for size in [11, 12, 13, 20, 35, 64, 89, 90, 100, 170, 171, 178]:
+        net = SingleFrame(10, size, tower, 0.125)
+        with torch.no_grad():
+            out = net.features(torch.zeros(1, 3, 1, size, size))
+        assert tuple(out.shape[1:]) == net.feature_shape, size
+
+
+def test_slow_fusion_time_layout_yaml() -> None:
+    """conf/model/time/slow_fusion.yaml, the one home of the layout, holds the paper's values."""
+    layout = yaml.safe_load(SLOW_YAML.read_text())
+    assert layout["clip"]["num_frames"] == SLOW["num_frames"]
+    assert layout["net"]["temporal_kernels"] == SLOW_KT
+    assert layout["net"]["temporal_strides"] == SLOW_ST
+    for model in ("slow_fusion", "multires_slow_fusion"):
+        defaults = yaml.safe_load((CONF_MODEL / f"{model}.yaml").read_text())["defaults"]
+        assert {"time@_here_": "slow_fusion"} in defaults, model
+
+
 def test_accepts_dictconfig(tower: dict) -> None:
     a = SlowFusion(
-        10, 64, OmegaConf.create(tower), 0.125, temporal_kernels=OmegaConf.create(SLOW_KT)
+        10,
+        64,
+        OmegaConf.create(tower),
+        0.125,
+        num_frames=10,
+        temporal_kernels=OmegaConf.create(SLOW_KT),
+        temporal_strides=OmegaConf.create(SLOW_ST),
     )
-    b = SlowFusion(10, 64, tower, 0.125)
+    b = SlowFusion(10, 64, tower, 0.125, **SLOW)
     assert count_parameters(a) == count_parameters(b)
 
 
@@ -229,7 +278,7 @@ def _time_dims(net: FusionNet | MultiResolution, x: torch.Tensor, features: nn.M
 
 
 def test_temporal_extents(tower: dict) -> None:
-    slow = SlowFusion(10, 64, tower, 0.125)
+    slow = SlowFusion(10, 64, tower, 0.125, **SLOW)
     assert _time_dims(slow, torch.randn(1, 3, 10, 64, 64), slow.features) == [4, 2, 1, 1, 1]
     assert [b.conv.kernel_size[0] for b in slow.features.children()] == SLOW_KT
     assert [b.conv.stride[0] for b in slow.features.children()] == SLOW_ST
@@ -238,7 +287,7 @@ def test_temporal_extents(tower: dict) -> None:
     assert _time_dims(early, torch.randn(1, 3, 10, 64, 64), early.features) == [1] * 5
     late = LateFusion(10, 64, tower, 0.125)
     assert _time_dims(late, torch.randn(1, 3, 2, 64, 64), late.features) == [2] * 5
-    mr = MultiResolution(10, 64, tower, 0.125, base="slow_fusion")
+    mr = MultiResolution(10, 64, tower, 0.125, base="slow_fusion", **SLOW)
     assert _time_dims(mr, torch.randn(1, 3, 10, 64, 64), mr.features["fovea"]) == [4, 2, 1, 1, 1]
 
 
@@ -304,15 +353,17 @@ def test_fovea_context_streams() -> None:
 
 
 def test_clear_errors(tower: dict) -> None:
-    with pytest.raises(ValueError, match=r"input size 20 is too small.*conv5"):
-        SingleFrame(10, 20, tower)
+    with pytest.raises(ValueError, match=r"input size 10 is too small.*conv1"):
+        SingleFrame(10, 10, tower)
     with pytest.raises(ValueError, match="even"):
         MultiResolution(10, 177, tower)
     with pytest.raises(ValueError, match="too few"):
-        SlowFusion(10, 64, tower, 0.125, num_frames=4)
+        SlowFusion(10, 64, tower, 0.125, **{**SLOW, "num_frames": 4})
     with pytest.raises(ValueError, match="one entry per conv layer"):
-        SlowFusion(10, 64, tower, 0.125, temporal_kernels=[4, 2, 2])
-    slow = SlowFusion(10, 64, tower, 0.125)
+        SlowFusion(10, 64, tower, 0.125, **{**SLOW, "temporal_kernels": [4, 2, 2]})
+    with pytest.raises(ValueError, match=r"base='slow_fusion'.*time/slow_fusion.yaml"):
+        MultiResolution(10, 64, tower, 0.125, base="slow_fusion")
+    slow = SlowFusion(10, 64, tower, 0.125, **SLOW)
     with pytest.raises(
         ValueError, match=r"SlowFusion expects clips of 10 frames, got 4.*num_frames"
     ):
@@ -342,7 +393,7 @@ def test_ensemble_frame_indices(tower: dict) -> None:
     torch.manual_seed(0)
     sf = SingleFrame(10, 64, tower, 0.125).eval()
     late = LateFusion(10, 64, tower, 0.125).eval()
-    slow = SlowFusion(10, 64, tower, 0.125).eval()
+    slow = SlowFusion(10, 64, tower, 0.125, **SLOW).eval()
     mr = MultiResolution(10, 70, tower, 0.125).eval()
     ens = AverageEnsemble.from_members(
         {

@@ -12,6 +12,8 @@ Late Fusion     2           1, 1, 1, 1, 1        1, 1, 1, 1, 1        2 (fused i
 Slow Fusion     10          4, 2, 2, 1, 1        2, 2, 2, 1, 1        1 (10 -> 4 -> 2 -> 1)
 ==============  ==========  ===================  ===================  =====================
 
+(The Slow Fusion row is the paper's; the values come from ``conf/model/time/slow_fusion.yaml``.)
+
 Late fusion's two "towers with shared parameters" are the same conv stack applied with a
 temporal kernel of 1 to a 2-frame clip (the data layer puts frames 15 apart into one clip): one
 set of conv weights, two per-frame conv5 maps, which are concatenated (frame 0 first) and fed to
@@ -180,8 +182,14 @@ class LateFusion(FusionNet):
 class SlowFusion(FusionNet):
     """Slow Fusion (Sec. 3.1): time is merged progressively by 3-D convolutions.
 
-    With the paper's 10-frame clips, conv1 (T=4, stride 2) gives 4 time steps, conv2 (T=2,
-    stride 2) 2 and conv3 (T=2, stride 2) 1, so conv3 and above see the whole clip.
+    The time layout has no default here: its one home is ``conf/model/time/slow_fusion.yaml``
+    (the paper's 10-frame clips, conv1 T=4 stride 2 -> 4 time steps, conv2 and conv3 T=2
+    stride 2 -> 2 -> 1, so conv3 and above see the whole clip).
+
+    Args:
+        num_frames: frames per input clip (10 in the paper).
+        temporal_kernels, temporal_strides: per conv layer (4, 2, 2, 1, 1 and 2, 2, 2, 1, 1).
+        Others as :class:`FusionNet`.
     """
 
     def __init__(
@@ -190,9 +198,10 @@ class SlowFusion(FusionNet):
         input_size: int,
         tower: Mapping[str, Any] | TowerSpec,
         width: float = 1.0,
-        num_frames: int = 10,
-        temporal_kernels: Sequence[int] = (4, 2, 2, 1, 1),
-        temporal_strides: Sequence[int] = (2, 2, 2, 1, 1),
+        *,
+        num_frames: int,
+        temporal_kernels: Sequence[int],
+        temporal_strides: Sequence[int],
     ) -> None:
         super().__init__(
             num_classes,

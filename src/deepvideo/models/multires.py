@@ -1,15 +1,18 @@
 """Multiresolution CNN, Karpathy et al. 2014, Sec. 3.2 (Fig. 2).
 
-A clip of side ``S`` (178 in the paper) is split by
-:func:`deepvideo.data.multires.fovea_context_streams` into a *fovea* stream (center ``S/2`` crop
-at full resolution) and a *context* stream (whole frame downsampled 2x). Each stream is
-processed by its own tower (weights NOT shared) without the last pooling layer, so at the paper
-size each ends in a 7x7x256 map (89 -conv1-> 28 -P-> 14 -conv2-> 14 -P-> 7 -conv3..5-> 7). The
-two maps are flattened, concatenated (fovea first) and fed to fc6. The Table 1 ablations keep
-only one of the two streams (``streams="fovea"`` / ``"context"``).
+A clip of side ``S`` (178 in the paper) is split by :func:`fovea_context_streams` into a *fovea*
+stream (center ``S/2`` crop at full resolution) and a *context* stream (whole frame downsampled
+2x). Each stream is processed by its own tower (weights NOT shared) without the last pooling
+layer, so at the paper size each ends in a 7x7x256 map, as Sec. 3.2 requires (89 -conv1-> 27
+-P-> 14 -conv2-> 14 -P-> 7 -conv3..5-> 7; pooling rounds up, see
+``conf/model/tower/alexnet.yaml``). The two maps are flattened, concatenated (fovea first) and
+fed to fc6. The Table 1 ablations keep only one of the two streams (``streams="fovea"`` /
+``"context"``).
 
-The towers can be single-frame (``base="single_frame"``) or slow-fusion
-(``base="slow_fusion"``, with its temporal kernels/strides over a 10-frame clip).
+The towers are single-frame (``base="single_frame"``, the paper's model) or Slow Fusion
+(``base="slow_fusion"``). Multiresolution Slow Fusion is OUR combination of Secs. 3.1 and 3.2,
+not a model of the paper (its Table 1 has multiresolution on single frames only); its time
+layout is passed in (``conf/model/time/slow_fusion.yaml``), never defaulted here.
 """
 
 from __future__ import annotations
@@ -20,7 +23,6 @@ from typing import Any, Literal
 import torch
 from torch import Tensor, nn
 
-from deepvideo.data.multires import fovea_context_streams
 from deepvideo.models.fusion import check_clip
 from deepvideo.models.tower import (
     TowerSpec,
@@ -31,18 +33,52 @@ from deepvideo.models.tower import (
     init_weights,
 )
 
-__all__ = ["MultiResolution"]
+__all__ = ["MultiResolution", "fovea_context_streams"]
 
 STREAMS: dict[str, tuple[str, ...]] = {
     "both": ("fovea", "context"),
     "fovea": ("fovea",),
     "context": ("context",),
 }
-# Per-base defaults; they equal conf/model/slow_fusion.yaml and multires_slow_fusion.yaml.
-BASES: dict[str, tuple[int, tuple[int, ...] | None, tuple[int, ...] | None]] = {
-    "single_frame": (1, None, None),
-    "slow_fusion": (10, (4, 2, 2, 1, 1), (2, 2, 2, 1, 1)),
-}
+BASES = ("single_frame", "slow_fusion")
+
+
+def fovea_context_streams(clip: Tensor, dims: tuple[int, int] = (-2, -1)) -> tuple[Tensor, Tensor]:
+    """Split frames of side ``S`` into the fovea and context streams, each ``S/2 x S/2`` (Sec. 3.2).
+
+    * fovea: the center ``S/2 x S/2`` crop at full resolution (offset ``(S - S/2) // 2``);
+    * context: the whole frame downsampled 2x by 2x2 average pooling. Averaging is an
+      anti-aliased 2x downsample, so texture with a period of 2 px is lost in the context stream;
+      that is intended (the fovea keeps it).
+
+    Args:
+        clip: tensor with any leading dimensions; ``dims`` name its (H, W) dimensions.
+        dims: the height and width dimensions (default: the last two).
+
+    Returns:
+        ``(fovea, context)``, shaped like ``clip`` with ``H = W = S/2``. The fovea is a view.
+
+    Raises:
+        ValueError: if the frames are not square or ``S`` is odd.
+    """
+    hd, wd = (d % clip.dim() for d in dims)
+    if hd == wd:
+        raise ValueError(f"dims must name two different dimensions, got {dims}")
+    h, w = clip.shape[hd], clip.shape[wd]
+    if h != w:
+        raise ValueError(f"multiresolution frames must be square, got {h}x{w}")
+    if h % 2:
+        raise ValueError(
+            f"multiresolution frames must have an even side to be split into a fovea and a 2x "
+            f"downsampled context, got {h}x{w}"
+        )
+    half = h // 2
+    off = (h - half) // 2
+    fovea = clip.narrow(hd, off, half).narrow(wd, off, half)
+    x = torch.movedim(clip, (hd, wd), (-2, -1))
+    x = x.unflatten(-1, (half, 2)).unflatten(-3, (half, 2)).mean(dim=(-3, -1))
+    context = torch.movedim(x, (-2, -1), (hd, wd))
+    return fovea, context
 
 
 class MultiResolution(nn.Module):
@@ -54,10 +90,10 @@ class MultiResolution(nn.Module):
         tower: the tower mapping (``conf/model/tower/alexnet.yaml``), dict or ``DictConfig``.
         width: multiplier of every conv channel count and FC width.
         streams: ``"both"`` (the paper's model), ``"fovea"`` or ``"context"`` (ablations).
-        base: ``"single_frame"`` or ``"slow_fusion"`` towers.
-        num_frames, temporal_kernels, temporal_strides: the towers' time layout; ``None`` takes
-            the base's default (1 frame / all-1 kernels, or Slow Fusion's 10 / 4,2,2,1,1 /
-            2,2,2,1,1).
+        base: ``"single_frame"`` (the paper's) or ``"slow_fusion"`` towers (our combination).
+        num_frames, temporal_kernels, temporal_strides: the towers' time layout. Single-frame
+            towers take 1 frame and all-1 kernels (the ``None`` defaults); Slow Fusion towers
+            need all three (``conf/model/time/slow_fusion.yaml``).
 
     Attributes: ``features`` (a ``ModuleDict`` with ``fovea`` and/or ``context``, each
     ``conv1..convN``), ``fc6``, ``fc7``, ``classifier``, ``feature_dim``, ``stream_shape``
@@ -88,10 +124,15 @@ class MultiResolution(nn.Module):
             )
         spec = TowerSpec.from_config(tower).scaled(width)
         n = len(spec.convs)
-        d_frames, d_kernels, d_strides = BASES[base]
-        frames = d_frames if num_frames is None else int(num_frames)
-        kernels = list(temporal_kernels or d_kernels or [1] * n)
-        strides = list(temporal_strides or d_strides or [1] * n)
+        layout = (num_frames, temporal_kernels, temporal_strides)
+        if base == "slow_fusion" and any(v is None for v in layout):
+            raise ValueError(
+                "MultiResolution(base='slow_fusion') needs num_frames, temporal_kernels and "
+                "temporal_strides (the Slow Fusion time layout, conf/model/time/slow_fusion.yaml)"
+            )
+        frames = 1 if num_frames is None else int(num_frames)
+        kernels = [1] * n if temporal_kernels is None else [int(k) for k in temporal_kernels]
+        strides = [1] * n if temporal_strides is None else [int(s) for s in temporal_strides]
         if base == "single_frame" and (frames != 1 or set(kernels) != {1} or set(strides) != {1}):
             raise ValueError(
                 "MultiResolution(base='single_frame') needs num_frames=1 and temporal kernels/"

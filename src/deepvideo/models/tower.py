@@ -4,13 +4,16 @@ The tower is described by a plain mapping (``conf/model/tower/alexnet.yaml``)::
 
     convs:   list of {channels, kernel, stride, padding, norm, pool}
     lrn:     {size, alpha, beta, k}           local response normalisation (Krizhevsky et al.)
-    pool:    {kernel, stride}                 spatial max pooling (2x2, non-overlapping)
+    pool:    {kernel, stride, ceil_mode}      spatial max pooling (2x2, non-overlapping, ceil)
     fc:      [fc6_width, fc7_width]
     dropout: p                                after the ReLU of fc6 and of fc7
 
 Every layer is three-dimensional so that the same code serves all the time-fusion variants:
 conv ``i`` is an ``nn.Conv3d`` with kernel ``(kt_i, k, k)``, stride ``(st_i, s, s)`` and padding
 ``(0, p, p)`` (valid in time). A temporal kernel of 1 applies the 2-D filter frame by frame.
+The paper's tower pools with ``ceil_mode: true`` (output sizes rounded up, as Caffe did) and an
+unpadded conv1, so both the full-frame tower at 170 and the multiresolution streams at 89 end in
+7x7x256 (Sec. 3.2; ``conf/model/tower/alexnet.yaml`` gives the sizes layer by layer).
 
 Module layout shared by every net (the transfer-learning code freezes by these names)::
 
@@ -38,6 +41,7 @@ __all__ = [
     "feature_shape",
     "flatten_time_major",
     "init_weights",
+    "pool_output_size",
     "scale_width",
     "to_plain",
 ]
@@ -88,10 +92,15 @@ class LRNSpec:
 
 @dataclass(frozen=True)
 class PoolSpec:
-    """Spatial max pooling; time is never pooled."""
+    """Spatial max pooling; time is never pooled.
+
+    ``ceil_mode`` rounds the output size up (Caffe's pooling), so a last, partial window at the
+    edge is kept; :func:`pool_output_size` gives the sizes.
+    """
 
     kernel: int
     stride: int
+    ceil_mode: bool = False
 
 
 @dataclass(frozen=True)
@@ -151,6 +160,18 @@ def _check_temporal(
         raise ValueError("temporal kernels and strides must be >= 1")
 
 
+def pool_output_size(size: int, kernel: int, stride: int, ceil_mode: bool) -> int:
+    """Output side of an unpadded max pooling of a ``size`` map, exactly as PyTorch computes it.
+
+    With ``ceil_mode`` the size is rounded up, but (PyTorch's rule) the last window must start
+    inside the input. Returns a value ``< 1`` when PyTorch would reject the input as too small.
+    """
+    out = (size - kernel + (stride - 1 if ceil_mode else 0)) // stride + 1
+    if ceil_mode and (out - 1) * stride >= size:
+        out -= 1
+    return out
+
+
 def feature_shape(
     spec: TowerSpec,
     input_size: int,
@@ -186,12 +207,14 @@ def feature_shape(
         s = (s + 2 * conv.padding - conv.kernel) // conv.stride + 1
         c = conv.channels
         if conv.pool and not (drop_last_pool and i == last):
-            if s < spec.pool.kernel:
+            p = spec.pool
+            pooled = pool_output_size(s, p.kernel, p.stride, p.ceil_mode)
+            if pooled < 1:
                 raise ValueError(
                     f"{name}: input size {input_size} is too small: the pooling after {layer} "
-                    f"(kernel {spec.pool.kernel}) receives a {s}x{s} map"
+                    f"(kernel {p.kernel}) receives a {s}x{s} map"
                 )
-            s = (s - spec.pool.kernel) // spec.pool.stride + 1
+            s = pooled
     return c, t, s, s
 
 
@@ -217,7 +240,9 @@ def conv_block(
     if pool:
         p = spec.pool
         layers["pool"] = nn.MaxPool3d(
-            kernel_size=(1, p.kernel, p.kernel), stride=(1, p.stride, p.stride)
+            kernel_size=(1, p.kernel, p.kernel),
+            stride=(1, p.stride, p.stride),
+            ceil_mode=p.ceil_mode,
         )
     return nn.Sequential(OrderedDict(layers))
 
@@ -267,7 +292,7 @@ def build_head(
 
 
 def init_weights(module: nn.Module) -> None:
-    """Initialise in place (the paper gives no scheme).
+    """Initialise in place (Karpathy et al. 2014 give no initialisation scheme).
 
     Convolutions and the hidden FC layers: Kaiming-normal for ReLU, so activations keep their
     scale through the stack (with the data layer's ``std`` scaling, inputs have about unit

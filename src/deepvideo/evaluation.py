@@ -9,38 +9,18 @@ in another dataset config whole.
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
-import torch
 from hydra.core.hydra_config import HydraConfig
-from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from deepvideo.cli import ConfigError, to_float_dict, write_metrics
-from deepvideo.reports.analysis import write_video_scores
-from deepvideo.training import build, output_dir, print_summary
+from deepvideo.checkpoint import load_checkpoint, stored_config
+from deepvideo.runs import build, output_dir, print_summary, to_float_dict, write_metrics
+from deepvideo.scores import write_video_scores
 from deepvideo.utils.instantiate import instantiate_trainer
 
 log = logging.getLogger(__name__)
-
-
-def load_checkpoint(path: str | Path) -> dict[str, Any]:
-    """A deepvideo checkpoint as a dict; a clear error when it is missing or not ours."""
-    path = Path(path).expanduser()
-    if not path.is_file():
-        raise ConfigError(f"ckpt_path={path} does not exist; pass the .ckpt file of a training run")
-    try:
-        checkpoint = torch.load(path, map_location="cpu")
-    except Exception as err:
-        raise ConfigError(f"ckpt_path={path} is not a readable checkpoint ({err})") from err
-    if "deepvideo" not in checkpoint or not checkpoint["deepvideo"].get("config"):
-        raise ConfigError(
-            f"{path} was not written by deepvideo's train.py (no stored run config); "
-            "train with src/train.py or pass the matching model=/data= settings"
-        )
-    return checkpoint
 
 
 def command_line_overrides() -> list[str]:
@@ -73,7 +53,7 @@ def run_config(cfg: DictConfig, stored: dict[str, Any]) -> DictConfig:
 def evaluate(cfg: DictConfig) -> dict[str, float]:
     """Test the checkpoint ``cfg.ckpt_path``; write ``metrics.json`` (and per-video scores)."""
     checkpoint = load_checkpoint(cfg.ckpt_path)
-    run = run_config(cfg, checkpoint["deepvideo"]["config"])
+    run = run_config(cfg, stored_config(checkpoint))
     pl.seed_everything(run.seed, workers=True)
     datamodule, module = build(run)
     trainer = instantiate_trainer(run)
@@ -89,4 +69,4 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     return metrics
 
 
-__all__ = ["evaluate", "instantiate", "load_checkpoint", "run_config"]
+__all__ = ["evaluate", "run_config"]

@@ -1,5 +1,6 @@
-"""LightningModules: the training/evaluation logic around the plain networks of deepvideo.models."""
+"""LightningModules and callbacks around the plain networks of :mod:`deepvideo.models`."""
 
+from deepvideo.modules.callbacks import REGIMES, FreezeLayers, InputDropout, SaveVideoScores
 from deepvideo.modules.video_classifier import VideoClassifier
 
-__all__ = ["VideoClassifier"]
+__all__ = ["REGIMES", "FreezeLayers", "InputDropout", "SaveVideoScores", "VideoClassifier"]

@@ -2,7 +2,7 @@
 
 The network (``net``) is any ``nn.Module`` mapping ``(B, C, T, H, W)`` clips to class logits; it
 knows nothing of Lightning. Optimizer and scheduler come from the config as partials (Karpathy et
-al. 2014, Sec. 4.1: SGD, momentum 0.9, weight decay 5e-4, learning rate 1e-3, reduced when the
+al. 2014, Sec. 3.3: SGD, momentum 0.9, weight decay 5e-4, learning rate 1e-3, reduced when the
 validation metric plateaus).
 
 Training sees one clip per video. Validation and test see several clips per video, each as

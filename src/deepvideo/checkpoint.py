@@ -1,0 +1,185 @@
+"""The one reader of deepvideo checkpoints.
+
+A checkpoint written by ``src/train.py`` is a Lightning checkpoint whose ``deepvideo`` entry
+holds the resolved run config and the class names (written by
+:meth:`deepvideo.modules.VideoClassifier.on_save_checkpoint`), so a network, its clip and its
+preprocessing can be rebuilt from the file alone. Everything that reads a checkpoint (evaluation,
+prediction, transfer learning, reports, scripts) goes through this module:
+
+- :func:`load_checkpoint`: the file as a dict, with a one-line error when it is missing or not ours;
+- :func:`stored_config` / :func:`class_names`: what the checkpoint says about its run;
+- :func:`network_state` / :func:`load_network`: the ``net.*`` weights, and the network rebuilt;
+- :func:`load_pretrained`: the weights put into a new network whose classifier may differ
+  (transfer learning, Karpathy et al. 2014, Sec. 4.2).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+from torch import nn
+
+from deepvideo.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "HEAD_KEYS",
+    "class_names",
+    "describe",
+    "load_checkpoint",
+    "load_network",
+    "load_pretrained",
+    "load_pretrained_from_config",
+    "network_state",
+    "stored_config",
+]
+
+# The classifier's tensors: the only ones whose shape may differ between a pretrained checkpoint
+# and the network it initialises (487 Sports-1M classes vs 101 UCF-101 ones).
+HEAD_KEYS = ("classifier.weight", "classifier.bias")
+NET_PREFIX = "net."
+
+
+def load_checkpoint(
+    path: str | Path, what: str = "ckpt_path", require_config: bool = True
+) -> dict[str, Any]:
+    """A deepvideo checkpoint as a dict; one clear error when it is missing, unreadable or not ours.
+
+    ``what`` names the setting the path came from (``ckpt_path``, ``pretrained.ckpt_path``,
+    ``--ckpt``), so the message says what to change. ``require_config=False`` accepts a
+    checkpoint with ``net.*`` weights but no stored run config (enough for :func:`load_pretrained`).
+    """
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise ConfigError(
+            f"{what}={path} does not exist; pass the .ckpt file of a deepvideo training run "
+            "(e.g. logs/train/runs/<run>/checkpoints/last.ckpt)"
+        )
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as err:
+        raise ConfigError(f"{what}={path} is not a readable checkpoint ({err})") from err
+    if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
+        raise ConfigError(f"{what}={path} holds no 'state_dict': it is not a Lightning checkpoint")
+    if not any(k.startswith(NET_PREFIX) for k in checkpoint["state_dict"]):
+        raise ConfigError(
+            f"{what}={path} has no 'net.*' weights; it was not written by deepvideo's train.py"
+        )
+    if require_config and not stored_config(checkpoint):
+        raise ConfigError(
+            f"{path} was not written by deepvideo's train.py (no stored run config); "
+            "train with src/train.py or pass the matching model=/data= settings"
+        )
+    return checkpoint
+
+
+def stored_config(checkpoint: dict[str, Any]) -> dict[str, Any]:
+    """The resolved run config stored in the checkpoint (empty when there is none)."""
+    return dict((checkpoint.get("deepvideo") or {}).get("config") or {})
+
+
+def class_names(checkpoint: dict[str, Any]) -> list[str]:
+    """The class names the network's outputs stand for (empty when the run stored none)."""
+    return list((checkpoint.get("deepvideo") or {}).get("class_names") or [])
+
+
+def describe(config: dict[str, Any] | None) -> str:
+    """``model=<name>, data.recipe.width=<w>, input <s>px (<n> classes)`` of a stored config."""
+    if not config:
+        return "an unknown configuration (no stored run config)"
+    model = config.get("model", {})
+    net = model.get("net", {})
+    return (
+        f"model={model.get('name', '?')}, data.recipe.width={net.get('width', '?')}, "
+        f"input {net.get('input_size', '?')}px ({net.get('num_classes', '?')} classes)"
+    )
+
+
+def network_state(checkpoint: dict[str, Any]) -> dict[str, torch.Tensor]:
+    """The network's tensors (the LightningModule's ``net.*`` entries, prefix removed)."""
+    n = len(NET_PREFIX)
+    return {k[n:]: v for k, v in checkpoint["state_dict"].items() if k.startswith(NET_PREFIX)}
+
+
+def load_network(checkpoint: dict[str, Any]) -> tuple[nn.Module, DictConfig]:
+    """The checkpoint's network rebuilt from its stored config, weights loaded, in eval mode."""
+    run = OmegaConf.create(stored_config(checkpoint))
+    net = instantiate(run.model.net)
+    net.load_state_dict(network_state(checkpoint))
+    return net.eval(), run
+
+
+def load_pretrained(net: nn.Module, ckpt_path: str | Path, strict_head: bool = False) -> list[str]:
+    """Load the ``net.*`` weights of a deepvideo checkpoint into ``net`` (Sec. 4.2).
+
+    Every parameter and buffer must match by name and shape, except the classifier head
+    (:data:`HEAD_KEYS`) when its class count differs: then the freshly initialised head of
+    ``net`` is kept (unless ``strict_head``). Anything else missing, unexpected or of another
+    shape raises :class:`~deepvideo.errors.ConfigError` naming the parameter. Returns the names
+    of the tensors that kept their new initialisation.
+    """
+    path = Path(ckpt_path).expanduser()
+    checkpoint = load_checkpoint(path, what="pretrained.ckpt_path", require_config=False)
+    source = network_state(checkpoint)
+    target = net.state_dict()
+    fix = (
+        f"build the same network as the checkpoint ({describe(stored_config(checkpoint))}): set "
+        "the same model=, data.recipe.width and crop size (data.sizes.crop)"
+    )
+    missing = [k for k in target if k not in source]
+    unexpected = [k for k in source if k not in target]
+    mismatched = [
+        k for k in target if k in source and tuple(source[k].shape) != tuple(target[k].shape)
+    ]
+    tolerated = [k for k in mismatched if k in HEAD_KEYS and not strict_head]
+    mismatched = [k for k in mismatched if k not in tolerated]
+    problems = [f"{k} is missing from the checkpoint" for k in missing]
+    problems += [f"{k} is in the checkpoint but not in the network" for k in unexpected]
+    problems += [
+        f"{k} has shape {tuple(source[k].shape)} in the checkpoint but "
+        f"{tuple(target[k].shape)} in the network"
+        for k in mismatched
+    ]
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise ConfigError(f"cannot load {path}: {problems[0]}{more}; {fix}")
+    state = {k: (target[k] if k in tolerated else source[k]) for k in target}
+    net.load_state_dict(state, strict=True)
+    if tolerated:
+        old = tuple(source["classifier.weight"].shape) if "classifier.weight" in source else "?"
+        new = tuple(target["classifier.weight"].shape)
+        log.info(
+            "pretrained: loaded %d tensors from %s; new classifier head %s (checkpoint's %s) "
+            "keeps its random initialisation",
+            len(state) - len(tolerated),
+            path,
+            new,
+            old,
+        )
+    else:
+        log.info("pretrained: loaded all %d tensors from %s", len(state), path)
+    return tolerated
+
+
+def load_pretrained_from_config(net: nn.Module, cfg: DictConfig) -> list[str] | None:
+    """Apply ``cfg.pretrained`` (``{ckpt_path, strict_head}``) to ``net``; None when unset."""
+    pretrained = cfg.get("pretrained")
+    if not pretrained:
+        return None
+    if OmegaConf.is_missing(pretrained, "ckpt_path"):
+        raise ConfigError(
+            "pretrained.ckpt_path is not set: pass pretrained.ckpt_path=CKPT (a deepvideo "
+            "checkpoint, e.g. a Sports-1M run's checkpoints/last.ckpt), or train from scratch "
+            "with experiment=transfer_scratch"
+        )
+    if not pretrained.get("ckpt_path"):
+        return None
+    return load_pretrained(
+        net, pretrained.ckpt_path, strict_head=bool(pretrained.get("strict_head", False))
+    )

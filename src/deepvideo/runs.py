@@ -1,0 +1,65 @@
+"""What the tasks (training, evaluation, prediction, transfer) share: building a run, its outputs.
+
+:func:`build` turns a composed config into the DataModule (made ready with
+:func:`deepvideo.data.build_datamodule`) and the LightningModule around the configured network;
+:func:`write_metrics` and :func:`print_summary` are how every task reports its results.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from deepvideo.data.datamodule import VideoDataModule, build_datamodule
+from deepvideo.modules import VideoClassifier
+
+log = logging.getLogger(__name__)
+
+__all__ = ["build", "output_dir", "print_summary", "to_float_dict", "write_metrics"]
+
+
+def output_dir(cfg: DictConfig) -> Path:
+    """The run directory (Hydra's, unless a caller set ``paths.output_dir``)."""
+    return Path(cfg.paths.output_dir)
+
+
+def build(cfg: DictConfig) -> tuple[VideoDataModule, VideoClassifier]:
+    """DataModule and LightningModule of ``cfg``; the data is made ready (and checked) first.
+
+    The module stores the resolved config, so every checkpoint describes its own run.
+    """
+    datamodule = build_datamodule(cfg.data)
+    net = instantiate(cfg.model.net)
+    module = instantiate(cfg.module, net=net)
+    module.run_config = OmegaConf.to_container(cfg, resolve=True)
+    return datamodule, module
+
+
+def to_float_dict(metrics: Mapping[str, Any]) -> dict[str, float]:
+    return {k: float(v) for k, v in metrics.items()}
+
+
+def write_metrics(path: str | Path, metrics: Mapping[str, Any]) -> Path:
+    """Write ``metrics`` as sorted JSON and log where."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(to_float_dict(metrics), indent=2, sort_keys=True) + "\n")
+    log.info("metrics written to %s", path)
+    return path
+
+
+def print_summary(metrics: Mapping[str, float], datamodule: Any) -> None:
+    """Print the video-level results next to chance for the same test set."""
+    chance = getattr(datamodule, "chance_hit_at_1", None)
+    keys = ["test/clip_hit@1", "test/video_hit@1", "test/video_hit@5"]
+    line = ", ".join(f"{k} {metrics[k]:.3f}" for k in keys if k in metrics)
+    if chance is not None:
+        line += f" (chance Hit@1 {chance():.3f})"
+    log.info("%s", line)
+    print(line)

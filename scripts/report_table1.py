@@ -29,7 +29,8 @@ ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("PROJECT_ROOT", str(ROOT))
 
 from deepvideo.cli import run_or_exit  # noqa: E402
-from deepvideo.reports.table1 import TABLE1, Table1Options, run_table1  # noqa: E402
+from deepvideo.reports.table1 import Table1Options, run_table1  # noqa: E402
+from deepvideo.reports.table1_markdown import TABLE1  # noqa: E402
 
 MODELS = [row.experiment.removeprefix("table1_") for row in TABLE1]
 

@@ -1,10 +1,10 @@
 #!/usr/bin/env python
 """Table 2 of Karpathy et al. 2014 on our benchmark: per-class AP, motion-aware vs single frame.
 
-Compares two runs' per-video scores (``video_scores.pt`` from ``src/eval.py``; a ``.ckpt`` is
-evaluated first, into ``--eval-dir``): per-class video average precision, the classes with the
-largest differences, each with its group from ``class_groups.tsv``, and per-group mean AP.
-Examples::
+Compares two runs' per-video scores (``video_scores.pt`` from ``src/eval.py``; a ``.ckpt`` or run
+directory is evaluated first, into ``--eval-dir``): per-class video average precision, the classes
+with the largest differences, each with its group from ``class_groups.tsv``, and per-group mean
+AP. The work is :func:`deepvideo.reports.table2.run_table2`. Examples::
 
     python scripts/table2.py --a RUN_SF/checkpoints/epoch_030.ckpt --b RUN_SLOW/checkpoints/epoch_035.ckpt
     python scripts/table2.py --from-manifest reports/table1_synthetic.json   # single vs slow fusion
@@ -14,9 +14,9 @@ Examples::
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
+import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,28 +24,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("PROJECT_ROOT", str(ROOT))
 
-from deepvideo.cli import ConfigError, run_or_exit  # noqa: E402
-from deepvideo.reports.analysis import (  # noqa: E402
-    compare_runs,
-    load_class_groups,
-    load_video_scores,
-    markdown_table2,
-)
-from deepvideo.reports.table1 import (  # noqa: E402
-    best_checkpoint,
-    evaluate_checkpoint,
-    resolve_run_dir,
-)
-
-
-def scores_file(path: Path, eval_dir: Path) -> Path:
-    """``path`` if it is a scores file, else the scores of evaluating the checkpoint ``path``."""
-    if path.suffix == ".ckpt" or path.is_dir():
-        ckpt = best_checkpoint(path) if path.is_dir() else path
-        return evaluate_checkpoint(ckpt, eval_dir / ckpt.resolve().parent.parent.name)
-    if not path.is_file():
-        raise ConfigError(f"{path} does not exist: pass a video_scores.pt, a .ckpt or a run dir")
-    return path
+from deepvideo.cli import run_or_exit  # noqa: E402
+from deepvideo.reports.table2 import Table2Options, run_table2  # noqa: E402
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -82,53 +62,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s"
     )
-
-    def run() -> Path:
-        a, b = args.a, args.b
-        if args.from_manifest:
-            runs = json.loads(args.from_manifest.read_text())["runs"]
-            a = a or resolve_run_dir(runs[f"table1_{args.a_model}"]["run_dir"])
-            b = b or resolve_run_dir(runs[f"table1_{args.b_model}"]["run_dir"])
-        if a is None or b is None:
-            raise ConfigError("pass --a and --b (or --from-manifest)")
-        sa = load_video_scores(scores_file(a, args.eval_dir))
-        sb = load_video_scores(scores_file(b, args.eval_dir))
-        groups_file = args.groups or default_groups(a)
-        groups = load_class_groups(groups_file) if groups_file and groups_file.is_file() else {}
-        rows = compare_runs(sa, sb, groups)
-        notes = {
-            "Runs": f"a = `{sa.path}` ({sa.model}), b = `{sb.path}` ({sb.model})",
-            "Test set": f"{len(sa.video_ids)} videos, {len(sa.class_names)} classes",
-            "AP": "per-class average precision of the video-level scores (mean clip probabilities "
-            "over 20 clips x 4 views), torchmetrics multilabel_average_precision(average=None)",
-            "Command": "`python scripts/table2.py "
-            + " ".join(sys.argv[1:] if argv is None else argv)
-            + "`",
-        }
-        if groups_file:
-            notes["Groups"] = f"`{groups_file}`"
-        text = markdown_table2(rows, sa.model, sb.model, top=args.top, notes=notes)
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text)
-        print(text)
-        return args.out
-
-    run_or_exit(run)
+    command = shlex.join(["python", "scripts/table2.py", *(sys.argv[1:] if argv is None else argv)])
+    options = Table2Options(
+        a=args.a,
+        b=args.b,
+        from_manifest=args.from_manifest,
+        a_model=args.a_model,
+        b_model=args.b_model,
+        groups=args.groups,
+        top=args.top,
+        out=args.out,
+        eval_dir=args.eval_dir,
+        command=command,
+    )
+    out = run_or_exit(run_table2, options)
+    print(out.read_text())
     return 0
-
-
-def default_groups(a: Path) -> Path | None:
-    """``<data.root>/class_groups.tsv`` of the run behind ``a`` (a checkpoint or run dir)."""
-    import torch
-
-    try:
-        ckpt = best_checkpoint(a) if a.is_dir() else a if a.suffix == ".ckpt" else None
-        if ckpt is None:
-            return None
-        config = torch.load(ckpt, map_location="cpu", weights_only=False)["deepvideo"]["config"]
-        return Path(config["data"]["root"]) / "class_groups.tsv"
-    except (ConfigError, KeyError, OSError):
-        return None
 
 
 if __name__ == "__main__":

@@ -15,11 +15,11 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from conftest import ROOT, compose_config
+from deepvideo.checkpoint import load_checkpoint, stored_config
+from deepvideo.errors import ConfigError
 from deepvideo.reports.analysis import (
-    VideoScores,
     compare_runs,
     confusion_matrix,
-    load_video_scores,
     markdown_table2,
     most_confused_pairs,
     per_class_ap,
@@ -31,8 +31,12 @@ from deepvideo.reports.ensemble import (
     member_frame_indices,
     save_video_scores,
 )
+from deepvideo.reports.experiments import RunRecord
 from deepvideo.reports.figures import plot_multires_filters, write_figures
-from deepvideo.reports.table1 import Table1Options, run_table1
+from deepvideo.reports.table1 import Table1Options, manifest_run_dir, run_table1
+from deepvideo.reports.table1_markdown import PAPER_BASELINE, markdown_table1
+from deepvideo.reports.table2 import Table2Options, run_table2
+from deepvideo.scores import VideoScores, load_video_scores
 from deepvideo.training import train
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -124,15 +128,43 @@ def test_table1_from_existing_runs(tiny_runs: dict[str, Path], tmp_path: Path) -
     rows = [line for line in text.splitlines() if line.startswith("| ")]
     assert rows[0].startswith("| Model | Clip Hit@1 | Video Hit@1 | Video Hit@5 | train clips/s")
     labels = [row.split("|")[1].strip() for row in rows[2:]]
-    assert labels == ["Single-Frame", "Slow Fusion", "CNN Average (Single+Slow)"]
-    for row in rows[2:4]:
+    assert labels == [
+        "*Feature Histograms + Neural Net (paper, Sports-1M)*",
+        "Single-Frame",
+        "Slow Fusion",
+        "CNN Average (Single+Slow)",
+    ]
+    for row in rows[3:5]:
         assert float(row.split("|")[5]) > 0  # clips/s
     assert "Chance" in text and "--skip-train" in text and "Machine" in text
     written = json.loads(out.with_suffix(".json").read_text())
     assert set(written["throughput_clips_per_s"]) == {f"table1_{m}" for m in MODELS}
     assert written["ensemble"]["metrics"]["test/videos"] == 12
-    with pytest.raises(ValueError, match="records no run"):
+    with pytest.raises(ConfigError, match="records no run"):
         run_table1(Table1Options(experiments=["table1_late_fusion"], out=out, skip_train=True))
+
+
+def test_table1_markdown_marks_the_papers_feature_histogram_baseline() -> None:
+    """Table 1's first row is the paper's (Sports-1M): video Hit@1 55.3, no clip Hit@1 or Hit@5."""
+    record = RunRecord("table1_single_frame", Path("run"), 12.0, {"test/video_hit@1": 0.25})
+    text = markdown_table1([record], {}, None, [], 0.1, {"Command": "`x`"})
+    rows = [line for line in text.splitlines() if line.startswith("| ")]
+    cells = [c.strip() for c in rows[2].split("|")[1:-1]]
+    assert cells == [
+        "*Feature Histograms + Neural Net (paper, Sports-1M)*",
+        "—",
+        "*55.3*",
+        "—",
+        "—",
+        "—",
+        "— / 55.3 / —",
+    ]
+    assert rows[3].startswith("| Single-Frame | — | 25.0 | — |")
+    assert "- **Feature Histograms + Neural Net**: the paper's number" in text
+    assert "not a run of ours" in text
+    assert PAPER_BASELINE.paper == (None, 55.3, None)
+    without = markdown_table1([record], {}, None, [], None, {}, paper_baseline=None)
+    assert "Feature Histograms" not in without
 
 
 def hand_made(model: str, scores: list[list[float]]) -> VideoScores:
@@ -193,6 +225,17 @@ def test_table2_script_writes_markdown(tmp_path: Path) -> None:
     assert "| swim | motion |" in text and "Per-group mean AP" in text
 
 
+def test_table2_takes_its_runs_from_a_table1_manifest(tmp_path: Path) -> None:
+    manifest = tmp_path / "table1.json"
+    manifest.write_text(json.dumps({"runs": {"table1_single_frame": {"run_dir": "logs/sf"}}}))
+    assert manifest_run_dir(manifest, "single_frame") == ROOT / "logs" / "sf"
+    assert manifest_run_dir(manifest, "table1_slow_fusion") is None
+    with pytest.raises(ConfigError, match="pass --a and --b"):
+        run_table2(Table2Options(from_manifest=manifest, out=tmp_path / "t2.md"))
+    with pytest.raises(ConfigError, match="does not exist"):
+        run_table2(Table2Options(from_manifest=tmp_path / "none.json"))
+
+
 def load_script(name: str) -> ModuleType:
     spec = importlib.util.spec_from_file_location(f"script_{name}", ROOT / "scripts" / f"{name}.py")
     assert spec is not None and spec.loader is not None
@@ -207,7 +250,7 @@ def test_figures_are_written_as_png(tiny_runs: dict[str, Path], tmp_path: Path) 
     ensemble, clip = load_ensemble([slow])
     scores_path = save_video_scores(evaluate_ensemble(ensemble, clip), clip, tmp_path / "s.pt")
     scores = load_video_scores(scores_path)
-    run = OmegaConf.create(torch.load(slow, weights_only=False)["deepvideo"]["config"])
+    run = OmegaConf.create(stored_config(load_checkpoint(slow)))
     written = write_figures(tmp_path / "figs", temporal_ckpt=slow, scores=scores, scores_run=run)
     cfg = compose_config("train", ["model=multires"])
     net = instantiate(cfg.model.net)

@@ -19,16 +19,23 @@ from omegaconf import OmegaConf
 from torch import nn
 
 from conftest import ROOT, compose_config
-from deepvideo.cli import ConfigError
-from deepvideo.data.synthetic import SyntheticConfig, generate
+from deepvideo.checkpoint import load_pretrained
+from deepvideo.errors import ConfigError
 from deepvideo.models import SingleFrame
-from deepvideo.modules import VideoClassifier
-from deepvideo.reports.transfer import ALL_CLASSES, group_map, load_fold_run, markdown_report
+from deepvideo.modules import FreezeLayers, InputDropout, VideoClassifier
+from deepvideo.reports.transfer import (
+    ALL_CLASSES,
+    FoldRun,
+    group_map,
+    load_fold_run,
+    markdown_report,
+)
+from deepvideo.synthetic import SyntheticConfig, generate
 from deepvideo.training import train
-from deepvideo.transfer import FreezeLayers, InputDropout, load_pretrained
+from deepvideo.transfer import TransferOptions, run_folds
 
 TOWER = OmegaConf.to_container(OmegaConf.load(ROOT / "conf" / "model" / "tower" / "alexnet.yaml"))
-TOWER["dropout"] = 0.5
+TOWER["dropout"] = 0.5  # AlexNet's rate: the paper gives no dropout rate for Sports-1M
 HEAD = ("features", "fc6", "fc7", "classifier")
 
 
@@ -102,7 +109,7 @@ def frozen_module(regime: str, head_dropout: float | None = 0.9):
 
 @pytest.mark.parametrize("regime", ["top", "top3", "all"])
 def test_regime_trains_only_its_layers(regime: str, caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.INFO, logger="deepvideo.transfer"):
+    with caplog.at_level(logging.INFO, logger="deepvideo.modules.callbacks"):
         module, callback = frozen_module(regime, None if regime == "all" else 0.9)
     net = module.net
     trained = list(HEAD) if regime == "all" else REGIME_TRAINABLE[regime]
@@ -188,6 +195,45 @@ def test_group_map_on_a_hand_made_example() -> None:
     assert math.isnan(table["G2"][0]) and table[ALL_CLASSES][1] == 3
 
 
+def test_report_lists_the_papers_table3_rows_as_the_papers() -> None:
+    """Table 3 of the report: Soomro et al. 43.9% and the feature histograms 59.0% (the paper's),
+    the paper's number for the regime, and ours (the mean over the folds)."""
+    names = ["a", "b"]
+    folds = [
+        FoldRun(
+            fold,
+            Path(f"fold{fold}"),
+            {"test/video_hit@1": accuracy, "test/videos": 2.0},
+            torch.tensor([[0.9, 0.1], [0.2, 0.8]]),
+            torch.eye(2),
+            names,
+            {"a": "Sports", "b": "Sports"},
+        )
+        for fold, accuracy in ((1, 0.5), (2, 1.0))
+    ]
+    report = markdown_report("top3", folds)
+    assert "## Table 3: 3-fold accuracy, ours and the paper's (%)" in report
+    paper = "the paper's (Karpathy et al. 2014, Table 3, real UCF-101), not a run of ours"
+    assert f"| *Soomro et al. [22] (paper)* | *43.9* | {paper} |" in report
+    assert f"| *Feature Histograms + Neural Net (paper)* | *59.0* | {paper} |" in report
+    assert "| *Fine-tune top 3 layers (paper, Slow Fusion from Sports-1M)* | *65.4* |" in report
+    ours = "| **Fine-tune top 3 layers (ours, `experiment=transfer_top3`)** | **75.0** |"
+    assert ours in report and "over folds 1, 2 |" in report
+
+
+def test_fold_options_are_checked_before_anything_runs(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="drop --ckpt"):
+        run_folds(TransferOptions("scratch", ckpt=tmp_path / "x.ckpt"))
+    with pytest.raises(ConfigError, match="needs --ckpt"):
+        run_folds(TransferOptions("top3"))
+    with pytest.raises(ConfigError, match="key=value"):
+        run_folds(TransferOptions("scratch", overrides=["--fold=2"]))
+    with pytest.raises(ConfigError, match="does not exist"):
+        run_folds(TransferOptions("top", ckpt=tmp_path / "none.ckpt", out=tmp_path))
+    with pytest.raises(ConfigError, match="no finished fold run"):
+        run_folds(TransferOptions("top", skip_train=True, out=tmp_path))
+
+
 # ------------------------------------------------------------------------- end to end
 TINY_VIDEO = {"height": 32, "width": 40, "fps": 8.0, "min_seconds": 1.5, "max_seconds": 2.0}
 SMALL = [
@@ -242,7 +288,10 @@ def test_transfer_top3_and_scratch_on_generated_data(
 ) -> None:
     pretrained = torch.load(pretrained_ckpt, weights_only=False)["state_dict"]
     out = tmp_path / "top3"
-    with caplog.at_level(logging.INFO, logger="deepvideo.transfer"):
+    with (
+        caplog.at_level(logging.INFO, logger="deepvideo.checkpoint"),
+        caplog.at_level(logging.INFO, logger="deepvideo.modules.callbacks"),
+    ):
         cfg = compose_config(
             "train",
             [

@@ -4,7 +4,8 @@ Table 2 of Karpathy et al. 2014 lists the classes whose per-class average precis
 motion-aware net (Slow Fusion) improves most over the Single-Frame net, and those it loses on.
 :func:`compare_runs` computes that from two ``video_scores.pt`` files (written by
 ``src/eval.py``), adds each class's group (``class_groups.tsv`` of the synthetic benchmark:
-motion / appearance / both) and per-group mean AP; :func:`markdown_table2` formats it.
+motion / appearance / both, read by :func:`deepvideo.data.ucf101.parse_class_groups`) and
+per-group mean AP; :func:`markdown_table2` formats it (:mod:`deepvideo.reports.table2` runs it).
 :func:`confusion_matrix` and :func:`most_confused_pairs` back the confusion figure.
 """
 
@@ -13,99 +14,23 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 import torch
 from torch import Tensor
 from torchmetrics.functional.classification import multilabel_average_precision
 
+from deepvideo.scores import VideoScores
+
 __all__ = [
-    "write_video_scores",
     "ClassComparison",
-    "VideoScores",
     "compare_runs",
     "confusion_matrix",
     "group_mean_ap",
-    "load_class_groups",
-    "load_video_scores",
     "markdown_confusions",
     "markdown_table2",
     "most_confused_pairs",
     "per_class_ap",
 ]
-
-
-@dataclass
-class VideoScores:
-    """The content of ``video_scores.pt``: per-video mean clip probabilities and targets."""
-
-    scores: Tensor  # (V, C)
-    targets: Tensor  # (V, C) multi-hot
-    video_ids: list[str]
-    class_names: list[str]
-    model: str
-    path: Path | None = None
-
-    def aligned_to(self, other: VideoScores) -> VideoScores:
-        """These scores with videos reordered to ``other``'s order (both must list the same)."""
-        if self.video_ids == other.video_ids:
-            return self
-        where = {v: i for i, v in enumerate(self.video_ids)}
-        missing = [v for v in other.video_ids if v not in where]
-        if missing or len(where) != len(other.video_ids):
-            raise ValueError(
-                f"{self.path} and {other.path} were evaluated on different videos "
-                f"({len(self.video_ids)} vs {len(other.video_ids)}; e.g. {missing[:3]})"
-            )
-        order = torch.tensor([where[v] for v in other.video_ids])
-        return VideoScores(
-            self.scores[order],
-            self.targets[order],
-            list(other.video_ids),
-            self.class_names,
-            self.model,
-            self.path,
-        )
-
-
-def write_video_scores(
-    path: str | Path,
-    datamodule: Any,
-    video_index: Tensor,
-    scores: Tensor,
-    targets: Tensor,
-    model: str | None,
-) -> Path:
-    """Write ``video_scores.pt``: per-video scores of ``datamodule``'s test videos, with their ids,
-    the class names, and (where the dataset has them) the class groups and the fold."""
-    videos = datamodule.splits["test"] if datamodule is not None else []
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(
-        {
-            "video_index": video_index,
-            "scores": scores,
-            "targets": targets,
-            "video_ids": [videos[i].video_id for i in video_index.tolist()] if videos else [],
-            "class_names": list(getattr(datamodule, "class_names", [])),
-            "class_groups": dict(getattr(datamodule, "class_groups", {}) or {}),
-            "fold": getattr(datamodule, "fold", None),
-            "model": model,
-        },
-        path,
-    )
-    return path
-
-
-def load_video_scores(path: str | Path) -> VideoScores:
-    """Read a ``video_scores.pt`` (``src/eval.py``'s per-video scores)."""
-    path = Path(path)
-    data: dict[str, Any] = torch.load(path, map_location="cpu", weights_only=False)
-    scores = data["scores"].float()
-    names = list(data.get("class_names") or [str(i) for i in range(scores.shape[1])])
-    ids = list(data.get("video_ids") or [str(int(i)) for i in data["video_index"]])
-    return VideoScores(scores, data["targets"].float(), ids, names, str(data.get("model")), path)
 
 
 def per_class_ap(scores: Tensor, targets: Tensor) -> Tensor:
@@ -120,19 +45,6 @@ def per_class_ap(scores: Tensor, targets: Tensor) -> Tensor:
     ap = torch.as_tensor(ap, dtype=torch.float).reshape(num_classes)
     ap[targets.sum(0) == 0] = float("nan")
     return ap
-
-
-def load_class_groups(path: str | Path) -> dict[str, str]:
-    """``class name -> group`` from a two-column TSV (``class_groups.tsv``)."""
-    groups: dict[str, str] = {}
-    for number, line in enumerate(Path(path).read_text().splitlines(), start=1):
-        if not line.strip():
-            continue
-        parts = line.split("\t")
-        if len(parts) != 2:
-            raise ValueError(f"{path}:{number}: expected 'class<TAB>group', got {line!r}")
-        groups[parts[0].strip()] = parts[1].strip()
-    return groups
 
 
 @dataclass(frozen=True)

@@ -19,16 +19,14 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from torch import Tensor, nn
 
-from deepvideo.data.datamodule import VideoDataModule
-from deepvideo.evaluation import load_checkpoint
+from deepvideo.checkpoint import class_names, load_checkpoint, load_network
+from deepvideo.data.datamodule import VideoDataModule, build_datamodule
 from deepvideo.metrics import VideoLevelMetrics
 from deepvideo.models import AverageEnsemble
-from deepvideo.prediction import load_network
-from deepvideo.reports.analysis import write_video_scores
+from deepvideo.scores import write_video_scores
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +137,7 @@ def load_members(ckpt_paths: Sequence[str | Path] | Mapping[str, str | Path]) ->
                 net=net,
                 run=run,
                 checkpoint=Path(path),
-                class_names=list(checkpoint["deepvideo"].get("class_names") or []),
+                class_names=class_names(checkpoint),
             )
         )
     if not members:
@@ -204,14 +202,10 @@ def ensemble_test_data(
     data_overrides: Mapping[str, Any] | None = None,
 ) -> VideoDataModule:
     """The members' test data, delivering the ensemble's clip (same clips/views/seed as theirs)."""
-    data = OmegaConf.create(OmegaConf.to_container(clip.data, resolve=True))
+    data = DictConfig(OmegaConf.to_container(clip.data, resolve=True))
     for key, value in (data_overrides or {}).items():
         OmegaConf.update(data, key, value, force_add=True)
-    datamodule = instantiate(data, _recursive_=False)
-    datamodule.prepare_data()
-    datamodule.check_available()
-    datamodule.setup("test")
-    return datamodule
+    return build_datamodule(data, stage="test")
 
 
 def average_probabilities(member_logits: Mapping[str, Tensor]) -> Tensor:
@@ -272,7 +266,7 @@ def save_video_scores(
     path: str | Path,
     model: str = "cnn_average",
 ) -> Path:
-    """Write ``video_scores.pt`` in :func:`deepvideo.evaluation.evaluate`'s format."""
+    """Write the ensemble's ``video_scores.pt`` (:func:`deepvideo.scores.write_video_scores`)."""
     datamodule = (
         ensemble_test_data(datamodule_or_clip)
         if isinstance(datamodule_or_clip, EnsembleClip)

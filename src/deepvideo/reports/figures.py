@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
@@ -23,27 +24,37 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from hydra.utils import instantiate  # noqa: E402
 from omegaconf import DictConfig, OmegaConf  # noqa: E402
 from torch import Tensor  # noqa: E402
 
+from deepvideo.checkpoint import load_checkpoint, load_network, stored_config  # noqa: E402
+from deepvideo.data.datamodule import build_datamodule  # noqa: E402
 from deepvideo.data.video import EncodedVideo  # noqa: E402
+from deepvideo.errors import ConfigError  # noqa: E402
 from deepvideo.reports.analysis import (  # noqa: E402
-    VideoScores,
     confusion_matrix,
     first_labels,
     markdown_confusions,
 )
+from deepvideo.reports.experiments import (  # noqa: E402
+    PROJECT_ROOT,
+    checkpoint_of,
+    evaluate_checkpoint,
+)
+from deepvideo.reports.table1 import manifest_run_dir  # noqa: E402
+from deepvideo.scores import VideoScores, load_video_scores  # noqa: E402
 
 log = logging.getLogger(__name__)
 
 __all__ = [
+    "FiguresOptions",
     "filter_tiles",
     "middle_frame",
     "plot_confusion",
     "plot_multires_filters",
     "plot_ranked_predictions",
     "plot_temporal_filters",
+    "run_figures",
     "sample_videos",
     "video_paths",
     "write_confusion",
@@ -139,10 +150,8 @@ def middle_frame(path: str | Path) -> np.ndarray:
 
 def video_paths(run: DictConfig, split: str = "test") -> dict[str, Path]:
     """``video id -> file`` of a split of a run's dataset (from its stored config)."""
-    data = OmegaConf.create(OmegaConf.to_container(run.data, resolve=True))
-    datamodule = instantiate(data, _recursive_=False)
-    datamodule.check_available()
-    datamodule.setup("test")
+    data = DictConfig(OmegaConf.to_container(run.data, resolve=True))
+    datamodule = build_datamodule(data, prepare=False, stage="test")
     return {v.video_id: Path(v.path) for v in datamodule.splits[split]}
 
 
@@ -242,9 +251,6 @@ def write_confusion(scores: VideoScores, out_png: str | Path, k: int = 10) -> tu
 
 def network_filters(ckpt: str | Path) -> tuple[str, Tensor | dict[str, Tensor]]:
     """Model name and ``first_layer_filters()`` of the network in a checkpoint."""
-    from deepvideo.evaluation import load_checkpoint
-    from deepvideo.prediction import load_network
-
     net, run = load_network(load_checkpoint(ckpt))
     first_layer_filters = getattr(net, "first_layer_filters", None)
     if first_layer_filters is None:
@@ -291,3 +297,52 @@ def write_figures(
     for path in written:
         log.info("wrote %s", path)
     return written
+
+
+@dataclass
+class FiguresOptions:
+    """Which runs :func:`run_figures` draws (``.ckpt`` files or run directories) and where."""
+
+    multires: Path | None = None
+    temporal: Path | None = None
+    scores: Path | None = None
+    from_manifest: Path | None = None
+    out_dir: Path = PROJECT_ROOT / "reports" / "figures"
+    samples: int = 8
+    eval_dir: Path = PROJECT_ROOT / "logs" / "table2"
+
+
+def run_figures(opts: FiguresOptions) -> list[Path]:
+    """Fig. 3, Fig. 4 and the confusion matrix of the given runs (or a Table 1 manifest's).
+
+    ``scores`` may be a ``video_scores.pt``; a checkpoint or run directory is evaluated with
+    ``src/eval.py`` into ``eval_dir`` first, and its stored config locates Fig. 4's thumbnails.
+    """
+    multires, temporal, scores = opts.multires, opts.temporal, opts.scores
+    if opts.from_manifest:
+        multires = multires or manifest_run_dir(opts.from_manifest, "multires")
+        temporal = temporal or manifest_run_dir(opts.from_manifest, "slow_fusion")
+        scores = scores or temporal
+    if not (multires or temporal or scores):
+        raise ConfigError(
+            "nothing to draw: pass --multires, --temporal, --scores or --from-manifest"
+        )
+    video_scores = scores_run = None
+    if scores is not None:
+        ckpt = checkpoint_of(scores) if scores.suffix != ".pt" else None
+        path = (
+            scores
+            if ckpt is None
+            else evaluate_checkpoint(ckpt, opts.eval_dir / ckpt.resolve().parent.parent.name)
+        )
+        video_scores = load_video_scores(path)
+        if ckpt is not None:
+            scores_run = OmegaConf.create(stored_config(load_checkpoint(ckpt, what="--scores")))
+    return write_figures(
+        opts.out_dir,
+        checkpoint_of(multires),
+        checkpoint_of(temporal),
+        video_scores,
+        scores_run,
+        opts.samples,
+    )

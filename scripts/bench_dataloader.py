@@ -29,10 +29,10 @@ ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("PROJECT_ROOT", str(ROOT))
 
 from hydra import compose, initialize_config_dir  # noqa: E402
-from hydra.utils import instantiate  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 
 from deepvideo.cli import run_or_exit  # noqa: E402
+from deepvideo.data import build_datamodule  # noqa: E402
 
 
 def compose_config(overrides: Sequence[str]) -> DictConfig:
@@ -59,10 +59,7 @@ def batches_forever(loader: Any) -> Iterator[dict[str, Any]]:
 
 def bench(cfg: DictConfig, batches: int, warmup: int) -> dict[str, Any]:
     """Time ``batches`` training batches of ``cfg.data`` after ``warmup`` batches."""
-    datamodule = instantiate(cfg.data, _recursive_=False)
-    datamodule.prepare_data()
-    datamodule.check_available()
-    datamodule.setup("fit")
+    datamodule = build_datamodule(cfg.data, stage="fit")
     loader = datamodule.train_dataloader()
     stream = batches_forever(loader)
     for _ in range(warmup):

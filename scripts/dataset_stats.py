@@ -9,6 +9,11 @@ stdout. Works on lists alone (no video on disk: everything is counted missing)::
     python scripts/dataset_stats.py data=sports1m data.root=/data/sports1m
     python scripts/dataset_stats.py data=synthetic
 
+For the Sports-1M layout it also reports ``duplicate_ids`` (ids listed more than once in a
+partition) and ``test_in_train`` (test ids also in the training partition: Karpathy et al. 2014,
+Sec. 4.1 keep the splits apart; a training run refuses them unless
+``data.allow_test_in_train=true``).
+
 Nothing is generated, downloaded or written (the synthetic set must already exist); logs go to
 stderr. Bad input ends with one line on stderr and exit status 2.
 """
@@ -28,11 +33,11 @@ os.environ.setdefault("PROJECT_ROOT", str(ROOT))
 
 from hydra import compose, initialize_config_dir  # noqa: E402
 from hydra.errors import HydraException  # noqa: E402
-from hydra.utils import instantiate  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 from omegaconf.errors import OmegaConfBaseException  # noqa: E402
 
 from deepvideo.cli import USER_ERRORS  # noqa: E402
+from deepvideo.data import build_datamodule  # noqa: E402
 
 SPLITS = ("train", "val", "test")
 
@@ -45,9 +50,12 @@ def compose_config(overrides: Sequence[str]) -> DictConfig:
 
 def dataset_stats(cfg: DictConfig) -> dict[str, Any]:
     """Per-split counts of ``cfg.data`` from its lists and one scan of its video folder."""
-    datamodule = instantiate(cfg.data, _recursive_=False)
     # load_splits reads the lists and indexes the local files; unlike setup() it does not stop
     # when no video is present (check_available), and nothing is decoded.
+    datamodule = build_datamodule(cfg.data, prepare=False, check=False)
+    if hasattr(datamodule, "allow_test_in_train"):
+        # report test videos listed for training rather than refusing them
+        datamodule.allow_test_in_train = True
     class_names, splits = datamodule.load_splits()
     listed_labels = getattr(datamodule, "listed_labels", {})
     report: dict[str, Any] = {
@@ -67,6 +75,15 @@ def dataset_stats(cfg: DictConfig) -> dict[str, Any]:
                 {lab for labels in listed_labels[split] for lab in labels}
             )
         report["splits"][split] = counts
+    duplicates = getattr(datamodule, "duplicates", None)
+    if duplicates is not None:
+        # Sports-1M layout: ids listed twice in a partition, and test ids in the training list
+        report["duplicate_ids"] = {
+            split: {"count": len(ids), "examples": dict(list(ids.items())[:5])}
+            for split, ids in duplicates.items()
+        }
+        overlap = list(getattr(datamodule, "test_in_train", []))
+        report["test_in_train"] = {"count": len(overlap), "examples": overlap[:5]}
     report["total"] = {
         key: sum(report["splits"][s].get(key, 0) for s in SPLITS)
         for key in ("listed", "found", "missing", "multi_label")

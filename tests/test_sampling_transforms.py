@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from deepvideo.data.sampling import ClipSpec, eval_clips, fps_frames, random_clip
-from deepvideo.data.transforms import ClipTransform
+from deepvideo.data.transforms import ClipTransform, SquareResize
 
 
 def test_random_clip_stays_inside_and_keeps_spacing() -> None:
@@ -82,7 +82,8 @@ def test_eval_views_center_and_mirror() -> None:
     views = transform.views(gradient_clip(), 4, np.random.default_rng(0))
     assert views.shape == (4, 3, 4, 50, 50)
     assert torch.equal(views[1], views[0].flip(-1))
-    center = transform.square(gradient_clip())[:, :, 5:55, 5:55].permute(1, 0, 2, 3).float() - 117
+    square = SquareResize(60)({"video": gradient_clip()}, np.random.default_rng(0))["video"]
+    center = square[:, :, 5:55, 5:55].permute(1, 0, 2, 3).float() - 117
     assert torch.allclose(views[0], center)
 
 
@@ -118,3 +119,77 @@ def test_several_training_examples_per_video(tmp_path: Path) -> None:
         items, 2, ClipSpec(), ClipTransform(72, 64), train=True, train_clips_per_video=4
     )
     assert len(data) == 12
+
+
+def test_eval_clips_of_a_video_are_distinct_while_it_has_room() -> None:
+    spec = ClipSpec(num_frames=10)
+    for seed in range(20):
+        starts = [c[0] for c in eval_clips(40, spec, 20, np.random.default_rng(seed))]
+        assert len(set(starts)) == 20  # 31 start positions: no repeat
+    # 5 positions for 8 clips: every position once, then repeats
+    starts = [c[0] for c in eval_clips(14, spec, 8, np.random.default_rng(0))]
+    assert set(starts[:5]) == {0, 1, 2, 3, 4} and len(starts) == 8
+
+
+def test_max_seconds_keeps_the_first_minutes_only() -> None:
+    # Ng et al. 2015, Sec. 4.1: the first 5 minutes of a 20-minute video at 25 fps
+    spec = ClipSpec(num_frames=30, target_fps=1.0, max_seconds=300)
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        clip = random_clip(25 * 1200, spec, rng, native_fps=25.0)
+        assert clip[-1] < 25 * 300
+    (whole,) = eval_clips(25 * 1200, ClipSpec(300, 1, 1.0, "loop", 300), 1, rng, 25.0, "whole")
+    assert len(whole) == 300 and max(whole) < 25 * 300
+    # a 100 s video under the cap is looped to fill the sequence, as without it
+    short = eval_clips(2500, ClipSpec(300, 1, 1.0, "loop", 300), 1, rng, 25.0, "whole")[0]
+    assert short[100] == 0
+    with pytest.raises(ValueError, match="max_seconds"):
+        ClipSpec(max_seconds=0)
+
+
+def test_eval_clips_decode_each_video_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """All clips and views of a video come from one open and one sorted read."""
+    from deepvideo.data import datasets
+    from deepvideo.data.datasets import ClipDataset, VideoItem
+    from deepvideo.synthetic import SyntheticConfig, generate
+
+    root = tmp_path / "syn"
+    generate(root, SyntheticConfig(train_per_class=1, test_per_class=1, max_seconds=3.0))
+    videos = sorted((root / "videos").glob("*.mp4"))[:3]
+    items = [VideoItem(p, (0,), p.stem) for p in videos]
+    opened: list[str] = []
+    reads: list[list[int]] = []
+
+    class Counting(datasets.EncodedVideo):
+        def __init__(self, path, *a, **k):  # type: ignore[no-untyped-def]
+            opened.append(str(path))
+            super().__init__(path, *a, **k)
+
+        def get_frames(self, indices):  # type: ignore[no-untyped-def]
+            reads.append(list(indices))
+            return super().get_frames(indices)
+
+    monkeypatch.setattr(datasets, "EncodedVideo", Counting)
+    data = ClipDataset(
+        items,
+        2,
+        ClipSpec(num_frames=4),
+        ClipTransform(72, 64),
+        train=False,
+        clips_per_video=5,
+        views=2,
+    )
+    samples = [data[i] for i in range(len(data))]
+    assert len(opened) == 3 and len(reads) == 3
+    assert all(r == sorted(set(r)) for r in reads)
+    assert [s["video_index"] for s in samples] == [i // 5 for i in range(15)]
+    again = ClipDataset(
+        items,
+        2,
+        ClipSpec(num_frames=4),
+        ClipTransform(72, 64),
+        train=False,
+        clips_per_video=5,
+        views=2,
+    )
+    assert all(torch.equal(again[i]["video"], samples[i]["video"]) for i in (0, 7, 14))

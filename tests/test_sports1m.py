@@ -84,3 +84,49 @@ def test_holdout_is_seeded_stable_and_near_the_fraction() -> None:
     assert {r.video_id for r in val_again} == {r.video_id for r in val if int(r.video_id) < 2000}
     _, val_other_seed = holdout_split(records, 0.125, seed=1)
     assert {r.video_id for r in val_other_seed} != {r.video_id for r in val}
+
+
+def sports_root(tmp_path: Path, train: str, test: str) -> Path:
+    root = tmp_path / "sports1m"
+    (root / "original").mkdir(parents=True)
+    (root / "videos").mkdir()
+    for vid in ("UDqivjS-lpI", "Drdm1WsRQwA", "aaaaaaaaaaa", "bbbbbbbbbbb"):
+        (root / "videos" / f"{vid}.mp4").write_bytes(b"x")
+    write(root / "original" / "train_partition.txt", train)
+    write(root / "original" / "test_partition.txt", test)
+    return root
+
+
+def test_repeated_ids_are_kept_once_with_their_labels_merged(tmp_path: Path) -> None:
+    from deepvideo.data import Sports1MDataModule
+
+    root = sports_root(
+        tmp_path,
+        "UDqivjS-lpI 1\nDrdm1WsRQwA 2\nUDqivjS-lpI 3\n",
+        "aaaaaaaaaaa 4\n",
+    )
+    dm = Sports1MDataModule(str(root), val_fraction=0.0)
+    _, splits = dm.load_splits()
+    assert dm.duplicates["train"] == {"UDqivjS-lpI": [1, 3]}
+    assert [(v.video_id, v.labels) for v in splits["train"]] == [
+        ("UDqivjS-lpI", (1, 3)),
+        ("Drdm1WsRQwA", (2,)),
+    ]
+
+
+def test_test_videos_in_the_training_partition_are_refused_unless_allowed(
+    tmp_path: Path,
+) -> None:
+    from deepvideo.data import Sports1MDataModule
+    from deepvideo.errors import ConfigError
+
+    root = sports_root(tmp_path, "UDqivjS-lpI 1\nbbbbbbbbbbb 2\n", "bbbbbbbbbbb 2\naaaaaaaaaaa 4\n")
+    with pytest.raises(ConfigError) as err:
+        Sports1MDataModule(str(root), val_fraction=0.0).load_splits()
+    assert "1 test videos" in str(err.value) and "bbbbbbbbbbb" in str(err.value)
+    assert "data.allow_test_in_train=true" in str(err.value)
+    dm = Sports1MDataModule(str(root), val_fraction=0.0, allow_test_in_train=True)
+    _, splits = dm.load_splits()
+    assert [v.video_id for v in splits["train"]] == ["UDqivjS-lpI"]
+    assert [v.video_id for v in splits["test"]] == ["bbbbbbbbbbb", "aaaaaaaaaaa"]
+    assert dm.test_in_train == ["bbbbbbbbbbb"]

@@ -266,3 +266,35 @@ def test_ddp_on_cpu_runs_two_processes(tiny_root: Path, tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr[-3000:]
     metrics = json.loads(next(tmp_path.glob("debug/runs/*/metrics.json")).read_text())
     assert metrics["test/videos"] == 12
+
+
+@pytest.mark.parametrize("pad", ["last", "loop"])
+def test_predict_gives_the_probabilities_eval_gave(
+    tiny_root: Path, tmp_path: Path, pad: str
+) -> None:
+    """One clip path: predict.py on a test video = eval.py's score of that video, whatever the
+    padding (Late Fusion frames 40 apart outrun these 1.5-2 s videos, so padding is exercised)."""
+    from deepvideo.checkpoint import load_checkpoint, load_network
+    from deepvideo.data import build_datamodule
+    from deepvideo.data.video import EncodedVideo
+    from deepvideo.evaluation import evaluate
+    from deepvideo.prediction import predict_video
+    from deepvideo.scores import load_video_scores
+
+    clip = ["model=late_fusion", "model.clip.frame_stride=40", f"data.pad={pad}"]
+    run_train(
+        [*clip, "debug=limit", "test=false", *tiny_overrides(tiny_root), *FAST], tmp_path / "run"
+    )
+    ckpt = tmp_path / "run" / "checkpoints" / "last.ckpt"
+    # predict runs in fp32; so does this evaluation (bf16 autocast would differ by ~1e-3)
+    eval_args = [f"ckpt_path={ckpt}", "data.num_workers=0", "trainer.precision=32-true"]
+    evaluate(compose_config("eval", eval_args, tmp_path))
+    scores = load_video_scores(tmp_path / "video_scores.pt")
+    net, run = load_network(load_checkpoint(ckpt))
+    assert run.data.pad == pad
+    clips = build_datamodule(run.data, prepare=False, check=False).eval_clips("test")
+    for row, video_id in enumerate(scores.video_ids[:4]):
+        video = EncodedVideo(tiny_root / "videos" / f"{video_id}.mp4")
+        probs, positions = predict_video(net, video, clips, video_id)
+        assert len(positions) == clips.clips_per_video == 2
+        assert torch.allclose(probs.mean(0), scores.scores[row], atol=1e-5)

@@ -9,7 +9,6 @@ import pytest
 import torch
 
 from deepvideo.data.datamodule import DataNotFoundError
-from deepvideo.data.synthetic import SyntheticConfig, generate
 from deepvideo.data.ucf101 import (
     FoldOverlapError,
     SplitListError,
@@ -24,6 +23,7 @@ from deepvideo.data.ucf101 import (
     split_files,
     validate_folds,
 )
+from deepvideo.synthetic import SyntheticConfig, generate
 
 OFFICIAL_COUNTS = {1: (9537, 3783), 2: (9586, 3734), 3: (9624, 3696)}
 TINY = SyntheticConfig(

@@ -1,92 +1,52 @@
 """The prediction task behind ``src/predict.py``: top-k labels for one video file.
 
-The checkpoint's stored config gives the network, the clip it needs and the preprocessing. The
-video (any length, resolution and container decord reads) is covered by ``clips`` evenly spaced
-clips, each seen in ``views`` crops/flips; their class probabilities are averaged (Karpathy et
-al. 2014, Sec. 4.1). With ``overlay=OUT.mp4`` every frame is written back with the top labels of
-the clip nearest to it drawn on it (the paper's supplementary video).
+The checkpoint's stored config gives the network, the clip it needs and the preprocessing; the
+clips come from the same path as evaluation (:meth:`VideoDataModule.eval_clips` of the stored
+``data`` config: the test clips, views, padding and seeding), so ``predict.py`` on a test video
+gives the probabilities ``eval.py`` computed for it. ``clips=``, ``views=``, ``mode=`` override
+the test settings (e.g. ``mode=uniform`` for evenly spaced clips). Clip probabilities are the
+mean over views, the video's the mean over clips (Karpathy et al. 2014, Sec. 4.1). With
+``overlay=OUT.mp4`` every frame is written back with the top labels of the clip nearest to it
+drawn on it (the paper's supplementary video).
 """
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
-from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
+from torch import nn
 
-from deepvideo.cli import ConfigError
-from deepvideo.data.sampling import ClipSpec, eval_clips
-from deepvideo.data.transforms import ClipTransform
+from deepvideo.checkpoint import class_names, load_checkpoint, load_network
+from deepvideo.data.datamodule import build_datamodule
+from deepvideo.data.datasets import EvalClips
 from deepvideo.data.video import EncodedVideo
-from deepvideo.evaluation import load_checkpoint
+from deepvideo.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
 
-def load_network(checkpoint: dict[str, Any]) -> tuple[torch.nn.Module, DictConfig]:
-    """The checkpoint's network, in eval mode, and its stored run config."""
-    run = OmegaConf.create(checkpoint["deepvideo"]["config"])
-    net = instantiate(run.model.net)
-    prefix = "net."
-    state = {
-        k[len(prefix) :]: v for k, v in checkpoint["state_dict"].items() if k.startswith(prefix)
-    }
-    net.load_state_dict(state)
-    return net.eval(), run
-
-
-def clip_pipeline(run: DictConfig) -> tuple[ClipSpec, ClipTransform]:
-    data, clip = run.data, run.model.clip
-    spec = ClipSpec(
-        num_frames=int(clip.num_frames),
-        frame_stride=int(clip.frame_stride),
-        target_fps=data.get("target_fps"),
-    )
-    transform = ClipTransform(
-        resize=int(data.sizes.resize),
-        crop=int(clip.crop_size),
-        mean=float(data.mean),
-        std=float(data.get("std", 1.0)),
-    )
-    return spec, transform
-
-
 @torch.no_grad()
 def predict_video(
-    net: torch.nn.Module,
-    video: EncodedVideo,
-    spec: ClipSpec,
-    transform: ClipTransform,
-    clips: int,
-    views: int,
-    batch_size: int = 8,
+    net: nn.Module, video: EncodedVideo, clips: EvalClips, video_id: str, batch_size: int = 8
 ) -> tuple[torch.Tensor, list[list[int]]]:
     """Per-clip class probabilities ``(clips, C)`` and the frame indices of each clip."""
-    positions = eval_clips(
-        video.num_frames, spec, clips, np.random.default_rng(0), video.fps, "uniform"
-    )
-    rng = np.random.default_rng(0)
+    decoded = clips.decode(video, video_id)
     probs = []
-    for start in range(0, len(positions), batch_size):
-        batch = [
-            transform.views(video.get_frames(p), views, rng)
-            for p in positions[start : start + batch_size]
-        ]
-        x = torch.stack(batch)  # (B, V, C, T, H, W)
-        logits = net(x.flatten(0, 1))
-        probs.append(logits.float().softmax(-1).view(x.shape[0], views, -1).mean(1))
-    return torch.cat(probs), positions
+    for batch in clips.batches(decoded, video_id, batch_size):  # (B, V, C, T, H, W)
+        logits = net(batch.flatten(0, 1))
+        probs.append(logits.float().softmax(-1).view(batch.shape[0], batch.shape[1], -1).mean(1))
+    return torch.cat(probs), decoded.positions
 
 
 def write_overlay(
     video: EncodedVideo,
     clip_probs: torch.Tensor,
     positions: list[list[int]],
-    class_names: list[str],
+    names: list[str],
     out: Path,
     top_k: int = 3,
 ) -> Path:
@@ -110,7 +70,7 @@ def write_overlay(
                 image = Image.fromarray(frame[: stream.height, : stream.width])
                 draw = ImageDraw.Draw(image)
                 for row, (p, c) in enumerate(zip(values.tolist(), labels.tolist(), strict=True)):
-                    text = f"{class_names[c] if c < len(class_names) else c}: {p:.2f}"
+                    text = f"{names[c] if c < len(names) else c}: {p:.2f}"
                     y = 2 + 11 * row
                     draw.rectangle([0, y, 6 * len(text) + 4, y + 10], fill=(0, 0, 0))
                     draw.text((2, y), text, fill=(255, 255, 255) if row else (255, 220, 0))
@@ -126,22 +86,26 @@ def predict(cfg: DictConfig) -> list[tuple[str, float]]:
         raise ConfigError("pass the video to classify: video=PATH")
     checkpoint = load_checkpoint(cfg.ckpt_path)
     net, run = load_network(checkpoint)
-    class_names = list(checkpoint["deepvideo"].get("class_names") or [])
-    spec, transform = clip_pipeline(run)
-    video = EncodedVideo(cfg.video)
-    clip_probs, positions = predict_video(
-        net, video, spec, transform, int(cfg.clips), int(cfg.views)
+    names = class_names(checkpoint)
+    # the checkpoint's data config builds the clips; nothing is read from its data root
+    datamodule = build_datamodule(run.data, prepare=False, check=False)
+    clips = datamodule.eval_clips(
+        "test", clips_per_video=cfg.get("clips"), views=cfg.get("views"), mode=cfg.get("mode")
     )
+    path = Path(cfg.video)
+    video = EncodedVideo(path)
+    # the video's id seeds its clips, as in evaluation (a dataset's ids are the file stems)
+    clip_probs, positions = predict_video(net, video, clips, path.stem)
     probs = clip_probs.mean(0)
     values, labels = probs.topk(min(int(cfg.top_k), probs.numel()))
     ranked = [
-        (class_names[c] if c < len(class_names) else str(c), float(p))
+        (names[c] if c < len(names) else str(c), float(p))
         for p, c in zip(values.tolist(), labels.tolist(), strict=True)
     ]
-    print(f"{cfg.video} ({video.duration:.1f} s, {len(positions)} clips x {cfg.views} views):")
+    print(f"{cfg.video} ({video.duration:.1f} s, {len(positions)} clips x {clips.views} views):")
     for rank, (name, p) in enumerate(ranked, start=1):
         print(f"{rank:>3}. {name:<40} {p:.3f}")
     if cfg.get("overlay"):
-        out = write_overlay(video, clip_probs, positions, class_names, Path(cfg.overlay))
+        out = write_overlay(video, clip_probs, positions, names, Path(cfg.overlay))
         print(f"overlay written to {out}")
     return ranked

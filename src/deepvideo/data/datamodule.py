@@ -1,10 +1,11 @@
-"""LightningDataModules: Sports-1M as distributed, and the built-in synthetic set in its layout.
+"""What every video DataModule shares, and the one way to build one from its config node.
 
-``Sports1MDataModule`` reads ``<root>/original/{train,test}_partition.txt`` (or the 10-fold
-``<root>/cross-validation/sportsX_{train,test}.txt``), the class names (``<root>/labels.txt`` if
-present, else the 487 shipped names) and a local folder of videos named by YouTube id. Listed
-videos without a local file are counted and reported once; a validation split is held out of the
-training partition by :func:`deepvideo.data.sports1m.holdout_split`.
+The datasets sit symmetrically on :class:`VideoDataModule`: ``Sports1MDataModule`` and
+``SyntheticDataModule`` in :mod:`deepvideo.data.sports1m`, ``UCF101DataModule`` and
+``SyntheticUCF101DataModule`` in :mod:`deepvideo.data.ucf101`, each configured as
+``_target_: deepvideo.data.<Name>`` in ``conf/data/``. :func:`build_datamodule` instantiates one,
+makes it ready (``prepare_data`` on rank 0: the synthetic sets generate themselves), checks that
+its data is present and optionally sets it up: every task, report and script builds its data so.
 """
 
 from __future__ import annotations
@@ -17,20 +18,14 @@ from typing import Any
 
 import pytorch_lightning as pl
 import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+from pytorch_lightning.utilities import rank_zero_only
 from torch.utils.data import DataLoader
 
-from deepvideo.data.datasets import ClipDataset, VideoItem
-from deepvideo.data.metadata import filter_by_duration, load_metadata
-from deepvideo.data.sampling import ClipSpec
-from deepvideo.data.sports1m import (
-    VideoRecord,
-    holdout_split,
-    index_videos,
-    load_class_names,
-    parse_partition,
-)
+from deepvideo.data.datasets import ClipDataset, EvalClips, VideoItem
+from deepvideo.data.sampling import ClipSpec, EvalClipSampler
 from deepvideo.data.transforms import ClipTransform
-from deepvideo.data.video import VIDEO_EXTENSIONS
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +61,7 @@ class VideoDataModule(pl.LightningDataModule, abc.ABC):
         sizes: Mapping[str, int] | None = None,
         target_fps: float | None = None,
         pad: str = "last",
+        max_seconds: float | None = None,
         train_clips_per_video: int = 1,
         mean: float = 117.0,
         std: float = 1.0,
@@ -93,6 +89,7 @@ class VideoDataModule(pl.LightningDataModule, abc.ABC):
             frame_stride=int(clip.get("frame_stride", 1)),
             target_fps=target_fps,
             pad=pad,
+            max_seconds=max_seconds,
         )
         self.train_clips_per_video = train_clips_per_video
         crop = int(clip.get("crop_size", sizes["crop"]))
@@ -182,6 +179,15 @@ class VideoDataModule(pl.LightningDataModule, abc.ABC):
             seed=self.seed,
         )
 
+    def eval_clips(self, split: str = "test", **overrides: Any) -> EvalClips:
+        """The evaluation clip path of ``split`` (``val_clips`` / ``test_clips``), with
+        ``clips_per_video``, ``views`` or ``mode`` overridden where given (not None); prediction
+        uses this, so it builds clips exactly as evaluation does."""
+        spec = {**(self.val_clips if split == "val" else self.test_clips)}
+        spec.update({k: v for k, v in overrides.items() if v is not None})
+        sampler = EvalClipSampler(self.clip, int(spec["clips_per_video"]), str(spec["mode"]))
+        return EvalClips(sampler, self.transform, int(spec["views"]), self.seed)
+
     def _loader(self, split: str) -> DataLoader:
         train = split == "train"
         data = self.dataset(split)
@@ -221,140 +227,29 @@ class VideoDataModule(pl.LightningDataModule, abc.ABC):
         return sum(len(v.labels) for v in videos) / (len(videos) * self.num_classes)
 
 
-class Sports1MDataModule(VideoDataModule):
-    """Sports-1M (Karpathy et al. 2014, Sec. 4.1): 487 classes, multi-label, with local holes."""
+def build_datamodule(
+    data: DictConfig | Mapping[str, Any],
+    *,
+    prepare: bool = True,
+    check: bool = True,
+    stage: str | None = None,
+) -> VideoDataModule:
+    """The DataModule of a ``data`` config node, made ready the one way every caller needs.
 
-    dataset_name = "Sports-1M"
-    how_to_get = (
-        "download a partition with `python scripts/download_sports1m.py --root DIR`, re-encode it "
-        "with `python scripts/prepare_videos.py`, and pass data.root=DIR; or try data=synthetic"
-    )
-
-    def __init__(
-        self,
-        root: str,
-        num_classes: int = 487,
-        partition: str = "original",
-        fold: int = 0,
-        video_dir: str = "videos",
-        extensions: Sequence[str] = VIDEO_EXTENSIONS,
-        labels_file: str | None = None,
-        val_fraction: float = 0.125,
-        split_seed: int = 0,
-        metadata_file: str | None = None,
-        min_duration: float | None = None,
-        max_duration: float | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(root=root, num_classes=num_classes, **kwargs)
-        self.metadata_file = metadata_file
-        self.min_duration = min_duration
-        self.max_duration = max_duration
-        self.partition = partition
-        self.fold = fold
-        self.video_dir = video_dir
-        self.extensions = tuple(extensions)
-        self.labels_file = labels_file
-        self.val_fraction = val_fraction
-        self.split_seed = split_seed
-
-    def video_folder(self) -> Path:
-        return self.root / self.video_dir
-
-    def partition_files(self) -> dict[str, Path]:
-        """The train/test list files for the configured partition."""
-        if self.partition == "original":
-            folder = self.root / "original"
-            return {
-                "train": folder / "train_partition.txt",
-                "test": folder / "test_partition.txt",
-            }
-        if self.partition == "cross-validation":
-            if not 0 <= self.fold <= 9:
-                raise ValueError(f"data.fold must be 0..9 for cross-validation, got {self.fold}")
-            folder = self.root / "cross-validation"
-            return {
-                "train": folder / f"sports{self.fold}_train.txt",
-                "test": folder / f"sports{self.fold}_test.txt",
-            }
-        raise ValueError(
-            f"unknown data.partition {self.partition!r}: use 'original' or 'cross-validation'"
+    ``prepare``: run ``prepare_data`` (rank 0 only under DDP; the synthetic sets are generated
+    there); ``check``: raise :class:`DataNotFoundError` with the fix when the data is absent;
+    ``stage``: also run ``setup(stage)`` (``"fit"``, ``"test"``), reading the split lists.
+    """
+    datamodule = instantiate(data, _recursive_=False)
+    if not isinstance(datamodule, VideoDataModule):
+        raise TypeError(
+            f"data._target_ built a {type(datamodule).__name__}, not a VideoDataModule; "
+            "point it at deepvideo.data.<Name>DataModule"
         )
-
-    def check_available(self) -> None:
-        files = self.partition_files()
-        missing = [str(p) for p in files.values() if not p.is_file()]
-        if missing or not index_videos(self.video_folder(), self.extensions):
-            what = f"no partition file {missing[0]}" if missing else "no videos"
-            raise DataNotFoundError(
-                f"{self.dataset_name}: {what} under data.root={self.root} "
-                f"(looked for {files['train'].name} and videos in {self.video_folder()}); "
-                f"{self.how_to_get}"
-            )
-
-    def load_classes(self) -> list[str]:
-        local = self.root / "labels.txt"
-        return load_class_names(self.labels_file or (local if local.is_file() else None))
-
-    def load_splits(self) -> tuple[list[str], dict[str, list[VideoItem]]]:
-        lists = self.partition_files()
-        files = index_videos(self.video_folder(), self.extensions)
-        train_records = parse_partition(lists["train"], self.num_classes)
-        test_records = parse_partition(lists["test"], self.num_classes)
-        if self.metadata_file:
-            # filter by the released per-video metadata before anything is decoded
-            metadata = load_metadata(self.root / self.metadata_file)
-            train_records, dropped_train = filter_by_duration(
-                train_records, metadata, self.min_duration, self.max_duration
-            )
-            test_records, dropped_test = filter_by_duration(
-                test_records, metadata, self.min_duration, self.max_duration
-            )
-            log.info(
-                "%s: the duration filter left out %d train and %d test videos",
-                self.dataset_name,
-                dropped_train,
-                dropped_test,
-            )
-        train_records, val_records = holdout_split(
-            train_records, self.val_fraction, self.split_seed
-        )
-        splits: dict[str, list[VideoItem]] = {}
-        for split, records in (
-            ("train", train_records),
-            ("val", val_records),
-            ("test", test_records),
-        ):
-            items = self.records_to_items(records, files)
-            self.count(split, [r.labels for r in records], items)
-            splits[split] = items
-        return self.load_classes(), splits
-
-    @staticmethod
-    def records_to_items(records: list[VideoRecord], files: dict[str, Path]) -> list[VideoItem]:
-        return [
-            VideoItem(files[r.video_id], r.labels, r.video_id)
-            for r in records
-            if r.video_id in files
-        ]
-
-
-class SyntheticDataModule(Sports1MDataModule):
-    """The built-in synthetic benchmark in Sports-1M's layout, generated once under ``root``."""
-
-    dataset_name = "synthetic"
-    how_to_get = "it is generated on first use; check data.root is writable"
-
-    def __init__(
-        self, root: str, generator: Mapping[str, Any] | None = None, workers: int = 1, **kwargs: Any
-    ):
-        super().__init__(root=root, **kwargs)
-        self.generator = dict(generator or {})
-        self.generator_workers = workers
-
-    def prepare_data(self) -> None:
-        from deepvideo.data.synthetic import SyntheticConfig, ensure_generated
-
-        ensure_generated(
-            self.root, SyntheticConfig(**self.generator), workers=self.generator_workers
-        )
+    if prepare and getattr(rank_zero_only, "rank", 0) == 0:
+        datamodule.prepare_data()
+    if check:
+        datamodule.check_available()
+    if stage is not None:
+        datamodule.setup(stage)
+    return datamodule

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from deepvideo.data.sports1m import PartitionFormatError
+from deepvideo.errors import PartitionFormatError
 
 EXAMPLE_ENTRY = '{"id": "Drdm1WsRQwA", "label487": [205], "duration": 86}'
 

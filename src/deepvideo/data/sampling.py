@@ -5,12 +5,18 @@ frames spaced ``frame_stride`` apart (Late Fusion: 2 frames, 15 apart; Slow Fusi
 frames). With ``target_fps`` set, the stride counts frames of a virtual stream resampled to that
 rate, so clips mean the same span of time whatever the file's own frame rate.
 
-- :func:`random_clip`: training, a uniformly random start (Karpathy et al. 2014, Sec. 4.1).
+- :func:`random_clip`: training, a uniformly random start (Karpathy et al. 2014, Sec. 3.3).
 - :func:`eval_clips`: evaluation, ``num_clips`` seeded random starts per video (20 on Sports-1M,
-  50 on UCF-101); ``mode="uniform"`` spaces them evenly instead.
-- :func:`fps_frames`: Ng et al. 2015, Sec. 4: frames at 1 fps from the first ``max_frames``
+  Sec. 4.1; 50 on UCF-101), distinct as long as the video has that many positions;
+  ``mode="uniform"`` spaces them evenly instead.
+- :func:`fps_frames`: Ng et al. 2015, Sec. 4.1: frames at 1 fps from the first ``max_frames``
   seconds, the sequence repeated from the start when the video is shorter; ``eval_clips`` with
   ``mode="whole"`` uses it for long-sequence evaluation over the whole video.
+- :class:`TrainClipSampler` and :class:`EvalClipSampler`: the same rules as small callables
+  ``(num_frames, fps, rng) -> list of clips`` that the datasets and prediction share.
+
+``ClipSpec.max_seconds`` keeps only the start of a video: Ng et al. use its first 5 minutes
+(``max_seconds=300``, Sec. 4.1 "Data Extraction"); every sampler sees the video as ending there.
 
 A clip longer than its video is filled by ``ClipSpec.pad``: ``"last"`` repeats the last frame,
 ``"loop"`` repeats the video from its start (Ng et al.'s rule). With ``target_fps=1`` and
@@ -33,6 +39,7 @@ class ClipSpec:
     frame_stride: int = 1
     target_fps: float | None = None
     pad: str = "last"
+    max_seconds: float | None = None
 
     def __post_init__(self) -> None:
         if self.pad not in ("last", "loop"):
@@ -44,6 +51,14 @@ class ClipSpec:
             )
         if self.target_fps is not None and self.target_fps <= 0:
             raise ValueError(f"target_fps must be positive or null, got {self.target_fps}")
+        if self.max_seconds is not None and self.max_seconds <= 0:
+            raise ValueError(f"max_seconds must be positive or null, got {self.max_seconds}")
+
+    def usable_frames(self, num_frames: int, native_fps: float) -> int:
+        """Frames of a ``num_frames`` video that clips may use: all, or the first ``max_seconds``."""
+        if self.max_seconds is None:
+            return num_frames
+        return max(1, min(num_frames, int(np.ceil(self.max_seconds * native_fps))))
 
     @property
     def span(self) -> int:
@@ -73,7 +88,8 @@ def _virtual_length(num_frames: int, spec: ClipSpec, native_fps: float) -> int:
 def random_clip(
     num_frames: int, spec: ClipSpec, rng: np.random.Generator, native_fps: float = 30.0
 ) -> list[int]:
-    """Indices of one clip at a uniformly random position (a short video repeats its last frame)."""
+    """Indices of one clip at a uniformly random position (a short video is padded: ``spec.pad``)."""
+    num_frames = spec.usable_frames(num_frames, native_fps)
     length = _virtual_length(num_frames, spec, native_fps)
     start = int(rng.integers(0, max(1, length - spec.span + 1)))
     return _to_native(np.array([start]), spec, native_fps, num_frames)[0]
@@ -89,9 +105,13 @@ def eval_clips(
 ) -> list[list[int]]:
     """``num_clips`` clips of one video for evaluation: seeded random or evenly spaced starts.
 
-    ``mode="whole"``: one sequence over the whole video at ``spec.target_fps`` (1 fps if unset),
-    ``spec.num_frames`` frames at most, looped when the video is shorter (Ng et al. 2015).
+    ``mode="random"``: starts drawn without replacement, so the clips of a video are distinct
+    while it has at least ``num_clips`` start positions; a shorter video uses every position once
+    and the remaining clips repeat positions drawn at random. ``mode="whole"``: one sequence over
+    the whole video at ``spec.target_fps`` (1 fps if unset), ``spec.num_frames`` frames at most,
+    looped when the video is shorter (Ng et al. 2015, Sec. 4.1).
     """
+    num_frames = spec.usable_frames(num_frames, native_fps)
     if mode == "whole":
         sequence = fps_frames(
             num_frames, native_fps, spec.target_fps or 1.0, spec.num_frames, repeat=True
@@ -100,7 +120,10 @@ def eval_clips(
     length = _virtual_length(num_frames, spec, native_fps)
     last_start = max(0, length - spec.span)
     if mode == "random":
-        starts = rng.integers(0, last_start + 1, size=num_clips)
+        positions = last_start + 1
+        distinct = rng.permutation(positions)[: min(num_clips, positions)]
+        extra = rng.integers(0, positions, size=max(0, num_clips - positions))
+        starts = np.concatenate([distinct, extra]).astype(np.int64)
     elif mode == "uniform":
         starts = np.round(np.linspace(0, last_start, num_clips)).astype(np.int64)
     else:
@@ -126,3 +149,33 @@ def fps_frames(
     if not repeat or len(own) >= max_frames:
         return own.tolist()
     return np.resize(own, max_frames).tolist()
+
+
+@dataclass(frozen=True)
+class TrainClipSampler:
+    """Training: one clip at a uniformly random start (Karpathy et al. 2014, Sec. 3.3)."""
+
+    spec: ClipSpec
+
+    def __call__(self, num_frames: int, fps: float, rng: np.random.Generator) -> list[list[int]]:
+        return [random_clip(num_frames, self.spec, rng, fps)]
+
+
+@dataclass(frozen=True)
+class EvalClipSampler:
+    """Evaluation: ``clips_per_video`` clips of a video by :func:`eval_clips` (``mode``)."""
+
+    spec: ClipSpec
+    clips_per_video: int = 20
+    mode: str = "random"
+
+    def __post_init__(self) -> None:
+        if self.clips_per_video < 1:
+            raise ValueError(f"clips_per_video must be >= 1, got {self.clips_per_video}")
+        if self.mode not in ("random", "uniform", "whole"):
+            raise ValueError(
+                f"unknown clip sampling mode {self.mode!r}: use 'random', 'uniform' or 'whole'"
+            )
+
+    def __call__(self, num_frames: int, fps: float, rng: np.random.Generator) -> list[list[int]]:
+        return eval_clips(num_frames, self.spec, self.clips_per_video, rng, fps, self.mode)

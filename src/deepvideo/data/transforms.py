@@ -1,27 +1,158 @@
-"""Karpathy et al. 2014 preprocessing (Sec. 4.1), applied identically to every frame of a clip.
+"""Karpathy et al. 2014 preprocessing (Sec. 3.3), applied identically to every frame of a clip.
 
 Frames arrive as ``(T, H, W, C)`` uint8. Each clip is center-cropped to a square, resized to
-``resize`` (200 in the paper), cropped to ``crop`` (170; 178 for the multiresolution net) at a random
-position and randomly flipped left-right, then ``mean`` (117) is subtracted. Crop position and
-flip are drawn once per clip, so motion between frames is untouched. Geometry runs on uint8
+``resize`` (200 in the paper), cropped to ``crop`` (170; 178 for the multiresolution net) at a
+random position and randomly flipped left-right, then ``mean`` (117) is subtracted. Crop position
+and flip are drawn once per clip, so motion between frames is untouched. Geometry runs on uint8
 (torchvision's fast path); only the final crop is converted to float.
 
 Evaluation views (Sec. 4.1: every clip is seen 4 times, with different crops and flips): view 0 is
 the center crop, view 1 its mirror, further views are seeded random crops, odd ones mirrored.
+
+The steps are small callables on a sample dict (PyTorchVideo's habit): each reads and writes the
+entries named by ``keys`` (``video`` by default) and takes the sample's random generator, so a
+second input stream (optical flow) is one more key, and a stream-specific step (negating the
+horizontal flow of a flipped clip) one more transform that reads the recorded ``geometry``.
+:class:`ClipTransform` holds the sizes from the config and builds the two pipelines.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 import numpy as np
 import torch
 from torchvision.transforms.v2 import functional as TF
 
+Sample = dict[str, Any]
+# (top, left, flipped) of a crop, as recorded in ``sample["geometry"]`` (one per view)
+Geometry = tuple[int, int, bool]
+
+__all__ = [
+    "ClipTransform",
+    "Compose",
+    "CropViews",
+    "Normalize",
+    "RandomCropFlip",
+    "SampleTransform",
+    "SquareResize",
+]
+
+
+class SampleTransform(Protocol):
+    def __call__(self, sample: Sample, rng: np.random.Generator) -> Sample: ...
+
+
+@dataclass(frozen=True)
+class Compose:
+    """Apply ``transforms`` in order."""
+
+    transforms: tuple[SampleTransform, ...]
+
+    def __call__(self, sample: Sample, rng: np.random.Generator) -> Sample:
+        for transform in self.transforms:
+            sample = transform(sample, rng)
+        return sample
+
+
+@dataclass(frozen=True)
+class SquareResize:
+    """``(T, H, W, C)`` uint8 -> the center square resized to ``size``, as ``(T, C, S, S)``."""
+
+    size: int
+    keys: tuple[str, ...] = ("video",)
+
+    def __call__(self, sample: Sample, rng: np.random.Generator) -> Sample:
+        for key in self.keys:
+            frames = sample[key]
+            if frames.ndim != 4 or frames.shape[-1] not in (2, 3):
+                raise ValueError(
+                    f"expected {key} frames as (T, H, W, C), got shape {tuple(frames.shape)}"
+                )
+            clip = frames.permute(0, 3, 1, 2)
+            side = min(clip.shape[-2:])
+            clip = TF.center_crop(clip, [side, side])
+            if side != self.size:
+                clip = TF.resize(clip, [self.size, self.size], antialias=True)
+            sample[key] = clip
+        return sample
+
+
+def _crop(clip: torch.Tensor, size: int, geometry: Geometry) -> torch.Tensor:
+    top, left, flip = geometry
+    out = clip[..., top : top + size, left : left + size]
+    return out.flip(-1) if flip else out
+
+
+@dataclass(frozen=True)
+class RandomCropFlip:
+    """Training: one random ``size`` crop and a flip with probability 1/2, the same for every
+    frame and every key; the draw is recorded as ``sample["geometry"] = [(top, left, flip)]``."""
+
+    size: int
+    keys: tuple[str, ...] = ("video",)
+
+    def __call__(self, sample: Sample, rng: np.random.Generator) -> Sample:
+        side = sample[self.keys[0]].shape[-1]
+        top, left = (int(v) for v in rng.integers(0, side - self.size + 1, size=2))
+        geometry = (top, left, bool(rng.integers(0, 2)))
+        for key in self.keys:
+            sample[key] = _crop(sample[key], self.size, geometry)
+        sample["geometry"] = [geometry]
+        return sample
+
+
+@dataclass(frozen=True)
+class CropViews:
+    """Evaluation: ``num_views`` crops/flips of the clip stacked as ``(V, T, C, size, size)``:
+    the center crop, its mirror, then seeded random crops (odd ones mirrored)."""
+
+    size: int
+    num_views: int
+    keys: tuple[str, ...] = ("video",)
+
+    def geometries(self, side: int, rng: np.random.Generator) -> list[Geometry]:
+        center = (side - self.size) // 2
+        out: list[Geometry] = []
+        for view in range(self.num_views):
+            if view < 2:
+                top = left = center
+            else:
+                top, left = (int(v) for v in rng.integers(0, side - self.size + 1, size=2))
+            out.append((top, left, view % 2 == 1))
+        return out
+
+    def __call__(self, sample: Sample, rng: np.random.Generator) -> Sample:
+        geometries = self.geometries(sample[self.keys[0]].shape[-1], rng)
+        for key in self.keys:
+            sample[key] = torch.stack([_crop(sample[key], self.size, g) for g in geometries])
+        sample["geometry"] = geometries
+        return sample
+
+
+@dataclass(frozen=True)
+class Normalize:
+    """uint8 ``(..., T, C, H, W)`` -> float ``(..., C, T, H, W)``, minus ``mean``, over ``std``."""
+
+    mean: float = 117.0
+    std: float = 1.0
+    keys: tuple[str, ...] = ("video",)
+
+    def __call__(self, sample: Sample, rng: np.random.Generator) -> Sample:
+        for key in self.keys:
+            out = sample[key].transpose(-4, -3).float()
+            out.sub_(self.mean)
+            if self.std != 1.0:
+                out.div_(self.std)
+            sample[key] = out.contiguous()
+        return sample
+
 
 @dataclass(frozen=True)
 class ClipTransform:
-    """Center crop -> resize -> crop -> flip -> subtract mean, for one clip at a time."""
+    """The sizes of Sec. 3.3's preprocessing and the train / evaluation pipelines built on them."""
 
     resize: int = 200
     crop: int = 170
@@ -37,42 +168,34 @@ class ClipTransform:
         if self.std <= 0:
             raise ValueError(f"std must be positive, got {self.std}")
 
-    def square(self, frames: torch.Tensor) -> torch.Tensor:
-        """``(T, H, W, C)`` uint8 -> center square resized to ``resize``, as ``(T, C, S, S)``."""
-        if frames.ndim != 4 or frames.shape[-1] != 3:
-            raise ValueError(f"expected frames as (T, H, W, 3), got shape {tuple(frames.shape)}")
-        clip = frames.permute(0, 3, 1, 2)
-        side = min(clip.shape[-2:])
-        clip = TF.center_crop(clip, [side, side])
-        if side != self.resize:
-            clip = TF.resize(clip, [self.resize, self.resize], antialias=True)
-        return clip
+    def train_pipeline(self, keys: Sequence[str] = ("video",)) -> Compose:
+        """Square -> resize -> random crop + flip -> normalise, on ``keys`` of a sample dict."""
+        k = tuple(keys)
+        return Compose(
+            (
+                SquareResize(self.resize, k),
+                RandomCropFlip(self.crop, k),
+                Normalize(self.mean, self.std, k),
+            )
+        )
 
-    def _finish(self, clip: torch.Tensor, top: int, left: int, flip: bool) -> torch.Tensor:
-        out = clip[..., top : top + self.crop, left : left + self.crop]
-        if flip:
-            out = out.flip(-1)
-        out = out.permute(1, 0, 2, 3).float()  # (C, T, H, W)
-        out.sub_(self.mean)
-        if self.std != 1.0:
-            out.div_(self.std)
-        return out.contiguous()
+    def eval_pipeline(self, num_views: int, keys: Sequence[str] = ("video",)) -> Compose:
+        """Square -> resize -> ``num_views`` crops/flips -> normalise, on ``keys``."""
+        k = tuple(keys)
+        return Compose(
+            (
+                SquareResize(self.resize, k),
+                CropViews(self.crop, num_views, k),
+                Normalize(self.mean, self.std, k),
+            )
+        )
 
     def train(self, frames: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
         """One randomly cropped and flipped ``(C, T, crop, crop)`` float clip."""
-        clip = self.square(frames)
-        top, left = (int(v) for v in rng.integers(0, self.resize - self.crop + 1, size=2))
-        return self._finish(clip, top, left, bool(rng.integers(0, 2)))
+        video: torch.Tensor = self.train_pipeline()({"video": frames}, rng)["video"]
+        return video
 
     def views(self, frames: torch.Tensor, num_views: int, rng: np.random.Generator) -> torch.Tensor:
         """``num_views`` crops/flips of one clip, stacked as ``(V, C, T, crop, crop)``."""
-        clip = self.square(frames)
-        center = (self.resize - self.crop) // 2
-        out = []
-        for view in range(num_views):
-            if view < 2:
-                top = left = center
-            else:
-                top, left = (int(v) for v in rng.integers(0, self.resize - self.crop + 1, size=2))
-            out.append(self._finish(clip, top, left, flip=view % 2 == 1))
-        return torch.stack(out)
+        video: torch.Tensor = self.eval_pipeline(num_views)({"video": frames}, rng)["video"]
+        return video

@@ -31,8 +31,8 @@ from typing import Any
 
 from deepvideo.data.datamodule import DataNotFoundError, VideoDataModule
 from deepvideo.data.datasets import VideoItem
-from deepvideo.data.sports1m import PartitionFormatError
 from deepvideo.data.video import VIDEO_EXTENSIONS
+from deepvideo.errors import PartitionFormatError
 
 log = logging.getLogger(__name__)
 
@@ -431,7 +431,7 @@ class SyntheticUCF101DataModule(UCF101DataModule):
         super().__init__(root=root, **kwargs)
 
     def prepare_data(self) -> None:
-        from deepvideo.data.synthetic import SyntheticConfig, ensure_generated
+        from deepvideo.synthetic import SyntheticConfig, ensure_generated
 
         ensure_generated(
             self.root, SyntheticConfig(**self.generator), workers=self.generator_workers

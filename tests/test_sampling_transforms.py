@@ -170,26 +170,14 @@ def test_eval_clips_decode_each_video_once(tmp_path: Path, monkeypatch: pytest.M
             return super().get_frames(indices)
 
     monkeypatch.setattr(datasets, "EncodedVideo", Counting)
-    data = ClipDataset(
-        items,
-        2,
-        ClipSpec(num_frames=4),
-        ClipTransform(72, 64),
-        train=False,
-        clips_per_video=5,
-        views=2,
-    )
-    samples = [data[i] for i in range(len(data))]
+
+    def dataset() -> ClipDataset:
+        spec, transform = ClipSpec(num_frames=4), ClipTransform(72, 64)
+        return ClipDataset(items, 2, spec, transform, train=False, clips_per_video=5, views=2)
+
+    samples = [dataset()[i] for i in range(15)]
     assert len(opened) == 3 and len(reads) == 3
     assert all(r == sorted(set(r)) for r in reads)
     assert [s["video_index"] for s in samples] == [i // 5 for i in range(15)]
-    again = ClipDataset(
-        items,
-        2,
-        ClipSpec(num_frames=4),
-        ClipTransform(72, 64),
-        train=False,
-        clips_per_video=5,
-        views=2,
-    )
+    again = dataset()
     assert all(torch.equal(again[i]["video"], samples[i]["video"]) for i in (0, 7, 14))

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -19,23 +18,12 @@ import torch
 import yaml
 
 from deepvideo.models import SlowFusion
-from deepvideo.utils.hardware import cpu_has_fast_bf16, resolve_precision
+from deepvideo.utils.hardware import cpu_has_fast_bf16, cpu_name, resolve_precision
 
 ROOT = Path(__file__).resolve().parents[1]
 # the tower and Slow Fusion's time layout from their one home in conf/ (dropout fixed here)
 TOWER = {**yaml.safe_load((ROOT / "conf/model/tower/alexnet.yaml").read_text()), "dropout": 0.5}
 TIME = yaml.safe_load((ROOT / "conf/model/time/slow_fusion.yaml").read_text())
-
-
-def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as info:
-            for line in info:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.machine()
 
 
 def timed(fn: Callable[[], object], bf16: bool, repeats: int) -> float:

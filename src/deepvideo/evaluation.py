@@ -56,7 +56,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     run = run_config(cfg, stored_config(checkpoint))
     pl.seed_everything(run.seed, workers=True)
     datamodule, module = build(run)
-    trainer = instantiate_trainer(run)
+    trainer = instantiate_trainer(run, net=module.net)
     trainer.test(module, datamodule=datamodule, ckpt_path=str(cfg.ckpt_path))
     metrics = to_float_dict(trainer.callback_metrics)
     out = output_dir(cfg)

@@ -23,7 +23,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     # weights, unless resuming
     if cfg.get("pretrained") and not cfg.get("ckpt_path"):
         load_pretrained_from_config(module.net, cfg)
-    trainer = instantiate_trainer(cfg)
+    trainer = instantiate_trainer(cfg, net=module.net)
     if cfg.get("train", True):
         trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
     metrics: dict[str, Any] = dict(trainer.callback_metrics)

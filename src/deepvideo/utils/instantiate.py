@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 import pytorch_lightning as pl
 from hydra.utils import instantiate
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
+from torch import nn
 
 from deepvideo.utils.hardware import resolve_precision
 
@@ -21,9 +23,31 @@ def instantiate_group(cfg: DictConfig | None) -> list[Any]:
     return [instantiate(node) for node in cfg.values() if node and "_target_" in node]
 
 
-def instantiate_trainer(cfg: DictConfig, **kwargs: Any) -> pl.Trainer:
-    """The trainer of ``cfg.trainer`` with callbacks and loggers, ``precision: auto`` resolved."""
-    precision = resolve_precision(cfg.trainer.get("precision", "auto"))
+def batch_shape(cfg: DictConfig) -> tuple[int, int, int, int, int]:
+    """``(B, 3, T, S, S)``: a training batch of ``cfg``'s model on ``cfg``'s data."""
+    clip = cfg.model.clip
+    size = int(clip.crop_size)
+    return (int(cfg.data.batch_size), 3, int(clip.num_frames), size, size)
+
+
+def is_distributed(cfg: DictConfig) -> bool:
+    """True when ``cfg.trainer`` asks for more than one process (devices x nodes)."""
+    devices = cfg.trainer.get("devices", 1)
+    count = (
+        len(devices)
+        if isinstance(devices, (list, tuple)) or OmegaConf.is_list(devices)
+        else (int(devices) if str(devices).lstrip("-").isdigit() else 1)
+    )
+    world = int(os.environ.get("WORLD_SIZE", "1") or 1)
+    return count * int(cfg.trainer.get("num_nodes", 1) or 1) > 1 or world > 1
+
+
+def instantiate_trainer(cfg: DictConfig, net: nn.Module | None = None, **kwargs: Any) -> pl.Trainer:
+    """The trainer of ``cfg.trainer`` with callbacks and loggers; ``precision: auto`` resolved,
+    by measuring ``net`` at the run's batch shape where that decides it."""
+    # every replica must use the same precision: under DDP the rule decides, not a measurement
+    shape = batch_shape(cfg) if net is not None and not is_distributed(cfg) else None
+    precision = resolve_precision(cfg.trainer.get("precision", "auto"), net, shape)
     log.info("precision: %s", precision)
     callbacks = instantiate_group(cfg.get("callbacks"))
     loggers = instantiate_group(cfg.get("logger"))

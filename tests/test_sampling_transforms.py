@@ -175,7 +175,8 @@ def test_eval_clips_decode_each_video_once(tmp_path: Path, monkeypatch: pytest.M
         spec, transform = ClipSpec(num_frames=4), ClipTransform(72, 64)
         return ClipDataset(items, 2, spec, transform, train=False, clips_per_video=5, views=2)
 
-    samples = [dataset()[i] for i in range(15)]
+    first = dataset()
+    samples = [first[i] for i in range(15)]
     assert len(opened) == 3 and len(reads) == 3
     assert all(r == sorted(set(r)) for r in reads)
     assert [s["video_index"] for s in samples] == [i // 5 for i in range(15)]

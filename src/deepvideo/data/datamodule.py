@@ -18,14 +18,16 @@ from typing import Any
 
 import pytorch_lightning as pl
 import torch
+import torch.distributed as dist
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 from pytorch_lightning.utilities import rank_zero_only
 from torch.utils.data import DataLoader
 
-from deepvideo.data.datasets import ClipDataset, EvalClips, VideoItem
+from deepvideo.data.datasets import ClipDataset, EvalClips, VideoClipsBatchSampler, VideoItem
 from deepvideo.data.sampling import ClipSpec, EvalClipSampler
 from deepvideo.data.transforms import ClipTransform
+from deepvideo.data.video import DEFAULT_DECODER, check_decoder
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +36,7 @@ class DataNotFoundError(FileNotFoundError):
     """The configured data root holds no usable dataset; the message says where and what to do."""
 
 
-def _collate_keys(batch: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
+def collate_samples(batch: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
     out: dict[str, torch.Tensor] = {}
     for key in batch[0]:
         values = [sample[key] for sample in batch]
@@ -63,6 +65,8 @@ class VideoDataModule(pl.LightningDataModule, abc.ABC):
         pad: str = "last",
         max_seconds: float | None = None,
         train_clips_per_video: int = 1,
+        train_clips_together: bool = False,
+        decoder: str = DEFAULT_DECODER,
         mean: float = 117.0,
         std: float = 1.0,
         batch_size: int = 32,
@@ -92,6 +96,8 @@ class VideoDataModule(pl.LightningDataModule, abc.ABC):
             max_seconds=max_seconds,
         )
         self.train_clips_per_video = train_clips_per_video
+        self.train_clips_together = bool(train_clips_together)
+        self.decoder = check_decoder(decoder)
         crop = int(clip.get("crop_size", sizes["crop"]))
         self.transform = ClipTransform(resize=int(sizes["resize"]), crop=crop, mean=mean, std=std)
         self.val_clips = {"clips_per_video": 2, "views": 1, "mode": "uniform", **(val_clips or {})}
@@ -165,6 +171,7 @@ class VideoDataModule(pl.LightningDataModule, abc.ABC):
                 self.transform,
                 train=True,
                 train_clips_per_video=self.train_clips_per_video,
+                decoder=self.decoder,
             )
         spec = self.val_clips if split == "val" else self.test_clips
         return ClipDataset(
@@ -177,6 +184,7 @@ class VideoDataModule(pl.LightningDataModule, abc.ABC):
             views=int(spec["views"]),
             clip_mode=str(spec["mode"]),
             seed=self.seed,
+            decoder=self.decoder,
         )
 
     def eval_clips(self, split: str = "test", **overrides: Any) -> EvalClips:
@@ -186,7 +194,7 @@ class VideoDataModule(pl.LightningDataModule, abc.ABC):
         spec = {**(self.val_clips if split == "val" else self.test_clips)}
         spec.update({k: v for k, v in overrides.items() if v is not None})
         sampler = EvalClipSampler(self.clip, int(spec["clips_per_video"]), str(spec["mode"]))
-        return EvalClips(sampler, self.transform, int(spec["views"]), self.seed)
+        return EvalClips(sampler, self.transform, int(spec["views"]), self.seed, self.decoder)
 
     def _loader(self, split: str) -> DataLoader:
         train = split == "train"
@@ -196,16 +204,38 @@ class VideoDataModule(pl.LightningDataModule, abc.ABC):
                 f"{self.dataset_name}: the {split} split has no local videos under "
                 f"{self.video_folder()}; {self.how_to_get}"
             )
+        drop_last = train and len(data) >= self.batch_size
+        common: dict[str, Any] = {
+            "num_workers": self.num_workers,
+            "pin_memory": self.pin_memory,
+            "persistent_workers": self.num_workers > 0,
+            "collate_fn": collate_samples,
+        }
+        if train and self._clips_together():
+            sampler = VideoClipsBatchSampler(
+                len(data.videos), self.train_clips_per_video, self.batch_size, drop_last
+            )
+            return DataLoader(data, batch_sampler=sampler, **common)
         return DataLoader(
             data,
             batch_size=self.batch_size if train else self.eval_batch_size,
             shuffle=train,
-            drop_last=train and len(data) >= self.batch_size,
-            num_workers=self.num_workers,
-            pin_memory=self.pin_memory,
-            persistent_workers=self.num_workers > 0,
-            collate_fn=_collate_keys,
+            drop_last=drop_last,
+            **common,
         )
+
+    def _clips_together(self) -> bool:
+        """``train_clips_together``, where it applies: several clips per video, one process (a
+        distributed run keeps Lightning's per-rank sampler, and reads clips one by one)."""
+        if not self.train_clips_together or self.train_clips_per_video < 2:
+            return False
+        if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+            log.warning(
+                "data.train_clips_together is ignored in a distributed run: the clips of a "
+                "video are read one by one"
+            )
+            return False
+        return True
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train")

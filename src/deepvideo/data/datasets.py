@@ -13,23 +13,31 @@ Evaluation and prediction build their clips through one object, :class:`EvalClip
 positions of a video (drawn from a generator seeded by the data seed and the video's id, so a
 video gets the same clips whatever split, subset or process it is read in), one decode of all the
 frames those clips need (sorted, unique indices from one open file), and the views of each clip.
+
+Training draws ``train_clips_per_video`` random clips of every video per epoch (Ng et al. 2015's
+several random-start examples). Item ``i`` is a clip of video ``i % len(videos)`` whose start,
+crop and flip come from its own generator (the worker's torch seed and ``i``). When a batch holds
+several clips of one video (:class:`VideoClipsBatchSampler` puts them together), the dataset
+reads them from one open and one sorted decode of the union of their frames
+(:meth:`ClipDataset.__getitems__`); each clip is drawn exactly as it is when read alone.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, Sampler
 
 from deepvideo.data.sampling import ClipSpec, EvalClipSampler, random_clip
 from deepvideo.data.transforms import ClipTransform, Compose
-from deepvideo.data.video import EncodedVideo, VideoDecodeError
+from deepvideo.data.video import DEFAULT_DECODER, EncodedVideo, VideoDecodeError, check_decoder
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +87,14 @@ class EvalClips:
     transform: ClipTransform
     views: int = 4
     seed: int = 0
+    decoder: str = DEFAULT_DECODER
+
+    def __post_init__(self) -> None:
+        check_decoder(self.decoder)
+
+    def open(self, path: str | Path) -> EncodedVideo:
+        """``path`` opened with this clip path's decoder (``data.decoder``)."""
+        return EncodedVideo(path, backend=self.decoder)
 
     @property
     def clips_per_video(self) -> int:
@@ -137,6 +153,7 @@ class ClipDataset(Dataset):
         seed: int = 0,
         max_retries: int = 10,
         train_clips_per_video: int = 1,
+        decoder: str = DEFAULT_DECODER,
     ) -> None:
         self.videos = list(videos)
         self.num_classes = num_classes
@@ -149,8 +166,9 @@ class ClipDataset(Dataset):
         self.seed = seed
         self.max_retries = max_retries
         self.train_clips_per_video = train_clips_per_video
+        self.decoder = check_decoder(decoder)
         self.eval_clips = EvalClips(
-            EvalClipSampler(clip, clips_per_video, clip_mode), transform, views, seed
+            EvalClipSampler(clip, clips_per_video, clip_mode), transform, views, seed, decoder
         )
         self._reported: set[str] = set()
         # the last video decoded for evaluation (each worker holds its own): consecutive items
@@ -172,15 +190,62 @@ class ClipDataset(Dataset):
             return self._train_item(index)
         return self._eval_item(index)
 
-    def _train_item(self, index: int) -> dict[str, torch.Tensor | int | bool]:
+    def __getitems__(self, indices: Sequence[int]) -> list[dict[str, torch.Tensor | int | bool]]:
+        """The samples of a batch (the DataLoader's batched fetch). In training, the clips of one
+        video are read from one open and one sorted decode of all their frames; each sample is the
+        one ``self[i]`` gives."""
+        if not self.train:
+            return [self._eval_item(i) for i in indices]
+        by_video: dict[int, list[int]] = defaultdict(list)
+        for i in indices:
+            by_video[i % len(self.videos)].append(i)
+        samples: dict[int, dict[str, torch.Tensor | int | bool]] = {}
+        for video_index, group in by_video.items():
+            if len(group) == 1:
+                samples[group[0]] = self._train_item(group[0])
+                continue
+            try:
+                samples.update(zip(group, self._train_clips(video_index, group), strict=True))
+            except VideoDecodeError as err:  # each clip draws its replacement, as read alone
+                self._report(err)
+                samples.update((i, self._train_item(i)) for i in group)
+        return [samples[i] for i in indices]
+
+    def _train_rng(self, index: int) -> np.random.Generator:
         # Worker processes get distinct torch seeds (per epoch, per worker); mixing in the index
         # gives every item its own stream, reproducible under `seed_everything(workers=True)`.
-        rng = np.random.default_rng([torch.initial_seed() % 2**63, index])
+        return np.random.default_rng([torch.initial_seed() % 2**63, index])
+
+    def _train_clips(
+        self, video_index: int, indices: Sequence[int]
+    ) -> list[dict[str, torch.Tensor | int | bool]]:
+        """Clips ``indices`` (all of video ``video_index``) from one open and one sorted decode."""
+        item = self.videos[video_index]
+        video = EncodedVideo(item.path, backend=self.decoder)
+        rngs = [self._train_rng(i) for i in indices]
+        positions = [random_clip(video.num_frames, self.clip, r, video.fps) for r in rngs]
+        flat = np.clip(np.asarray(positions, dtype=np.int64), 0, video.num_frames - 1)
+        unique = np.unique(flat)
+        decoded = DecodedClips(flat.tolist(), unique, video.get_frames(unique.tolist()))
+        label = multi_hot(item.labels, self.num_classes)
+        return [
+            {
+                "video": self.transform.train(decoded.clip_frames(c), rng),
+                "label": label.clone(),
+                "video_index": video_index,
+                "clip_index": 0,
+                "valid": True,
+            }
+            for c, rng in enumerate(rngs)
+        ]
+
+    def _train_item(self, index: int) -> dict[str, torch.Tensor | int | bool]:
+        rng = self._train_rng(index)
         index %= len(self.videos)  # several random-start examples per video (Ng et al. 2015)
         for attempt in range(self.max_retries + 1):
             item = self.videos[index]
             try:
-                video = EncodedVideo(item.path)
+                video = EncodedVideo(item.path, backend=self.decoder)
                 indices = random_clip(video.num_frames, self.clip, rng, video.fps)
                 frames = video.get_frames(indices)
             except VideoDecodeError as err:
@@ -203,7 +268,7 @@ class ClipDataset(Dataset):
             item = self.videos[video_index]
             result: DecodedClips | VideoDecodeError
             try:
-                result = self.eval_clips.decode(EncodedVideo(item.path), item.video_id)
+                result = self.eval_clips.decode(self.eval_clips.open(item.path), item.video_id)
             except VideoDecodeError as err:
                 result = err
             self._cached = (video_index, result)
@@ -230,3 +295,51 @@ class ClipDataset(Dataset):
             "clip_index": clip_index,
             "valid": valid,
         }
+
+
+class VideoClipsBatchSampler(Sampler[list[int]]):
+    """Training batches that hold the ``clips_per_video`` clips of a video together, so that
+    :meth:`ClipDataset.__getitems__` reads them from one open and one sorted decode.
+
+    Each epoch visits the videos in a fresh random order (from torch's global generator, as
+    :class:`~torch.utils.data.RandomSampler` does, unless ``generator`` is given) and yields the
+    dataset indices ``v, v + V, ..., v + (clips_per_video - 1) V`` of each video in a row, cut into
+    batches of ``batch_size`` (the last one dropped when short and ``drop_last``). Every clip is
+    still drawn alone (uniform start, its own crop and flip); what changes is which clips share
+    a batch: ``batch_size / clips_per_video`` videos per batch instead of ~``batch_size``.
+    """
+
+    def __init__(
+        self,
+        num_videos: int,
+        clips_per_video: int,
+        batch_size: int,
+        drop_last: bool = False,
+        generator: torch.Generator | None = None,
+    ) -> None:
+        if num_videos < 1 or clips_per_video < 1 or batch_size < 1:
+            raise ValueError(
+                "VideoClipsBatchSampler needs num_videos, clips_per_video and batch_size >= 1, "
+                f"got {num_videos}, {clips_per_video}, {batch_size}"
+            )
+        self.num_videos = num_videos
+        self.clips_per_video = clips_per_video
+        self.batch_size = batch_size
+        self.drop_last = drop_last
+        self.generator = generator
+
+    def __len__(self) -> int:
+        total = self.num_videos * self.clips_per_video
+        return total // self.batch_size if self.drop_last else -(-total // self.batch_size)
+
+    def __iter__(self) -> Iterator[list[int]]:
+        generator = self.generator
+        if generator is None:
+            generator = torch.Generator()
+            generator.manual_seed(int(torch.empty((), dtype=torch.int64).random_().item()))
+        order = torch.randperm(self.num_videos, generator=generator).tolist()
+        flat = [v + k * self.num_videos for v in order for k in range(self.clips_per_video)]
+        for start in range(0, len(flat), self.batch_size):
+            batch = flat[start : start + self.batch_size]
+            if len(batch) == self.batch_size or not self.drop_last:
+                yield batch

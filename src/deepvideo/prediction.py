@@ -93,7 +93,7 @@ def predict(cfg: DictConfig) -> list[tuple[str, float]]:
         "test", clips_per_video=cfg.get("clips"), views=cfg.get("views"), mode=cfg.get("mode")
     )
     path = Path(cfg.video)
-    video = EncodedVideo(path)
+    video = clips.open(path)  # with the checkpoint's data.decoder, as evaluation reads
     # the video's id seeds its clips, as in evaluation (a dataset's ids are the file stems)
     clip_probs, positions = predict_video(net, video, clips, path.stem)
     probs = clip_probs.mean(0)

@@ -1,0 +1,343 @@
+"""How fast the models and the data path run on this machine, against what it can do.
+
+For each model at paper size (Karpathy et al. 2014: 170x170 frames, 178 for the multiresolution
+nets, 487 classes, full width), per precision: training clips/s (forward, backward and an SGD
+step), inference clips/s, peak memory, FLOPs per clip (``torch.utils.flop_counter``) and the
+achieved FLOP/s as a fraction of this machine's matmul peak in that precision, measured in the
+same run. Models are timed interleaved (round-robin, best round kept), so their ratios are
+comparable on a shared, noisy machine. The data path (decode rates, loader and evaluation
+throughput) comes from :mod:`deepvideo.data.bench`. :func:`ratios` reduces both to the figures
+the performance targets are stated in.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import torch
+from hydra.utils import instantiate
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+from deepvideo.utils.hardware import cpu_name
+
+__all__ = [
+    "ModelResult",
+    "PrecisionPeak",
+    "markdown",
+    "matmul_peak",
+    "measure_models",
+    "ratios",
+]
+
+PRECISIONS = ("fp32", "bf16")
+
+
+@dataclass
+class PrecisionPeak:
+    """Achieved GFLOP/s of a large square matmul: the practical peak of this machine."""
+
+    precision: str
+    gflops: float
+    size: int
+
+
+@dataclass
+class ModelResult:
+    name: str
+    precision: str
+    batch_size: int
+    input_shape: tuple[int, ...]
+    params_m: float
+    gflop_per_clip_forward: float
+    gflop_per_clip_train: float
+    train_clips_per_s: float
+    infer_clips_per_s: float
+    peak_memory_mb: float
+    train_peak_fraction: float = 0.0
+    infer_peak_fraction: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _autocast(precision: str) -> Any:
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.autocast(device, dtype=torch.bfloat16, enabled=precision == "bf16")
+
+
+def _sync() -> None:
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+
+
+def matmul_peak(precision: str, size: int = 2048, repeats: int = 5) -> PrecisionPeak:
+    """GFLOP/s of a ``size x size`` matmul in ``precision`` (best of ``repeats``)."""
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float32
+    a = torch.randn(size, size, device=device, dtype=dtype)
+    b = torch.randn(size, size, device=device, dtype=dtype)
+    a @ b  # warm-up
+    best = float("inf")
+    for _ in range(repeats):
+        _sync()
+        start = time.perf_counter()
+        a @ b
+        _sync()
+        best = min(best, time.perf_counter() - start)
+    return PrecisionPeak(precision, 2 * size**3 / best / 1e9, size)
+
+
+def _rss_mb() -> float:
+    try:
+        with open("/proc/self/statm", encoding="ascii") as statm:
+            pages = int(statm.read().split()[1])
+        return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError):
+        return 0.0
+
+
+@contextmanager
+def peak_memory() -> Iterator[Callable[[], float]]:
+    """Peak memory (MiB) used inside the block: CUDA's allocator peak, or resident memory above
+    the level at entry, sampled every 5 ms."""
+    if torch.cuda.is_available():
+        torch.cuda.reset_peak_memory_stats()
+        start = torch.cuda.memory_allocated()
+        yield lambda: (torch.cuda.max_memory_allocated() - start) / 2**20
+        return
+    base = _rss_mb()
+    peak = [base]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.005):
+            peak[0] = max(peak[0], _rss_mb())
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    try:
+        yield lambda: peak[0] - base
+    finally:
+        done.set()
+        thread.join()
+        peak[0] = max(peak[0], _rss_mb())
+
+
+def flops_per_clip(net: nn.Module, x: torch.Tensor) -> tuple[float, float]:
+    """(forward, forward + backward) FLOPs of one clip, counted by torch's flop counter."""
+    counter = FlopCounterMode(display=False)
+    with counter:
+        net(x[:1]).sum().backward()
+    net.zero_grad(set_to_none=True)
+    total = float(counter.get_total_flops())
+    with FlopCounterMode(display=False) as forward_only, torch.no_grad():
+        net(x[:1])
+    return float(forward_only.get_total_flops()), total
+
+
+def _time_train(
+    net: nn.Module, x: torch.Tensor, y: torch.Tensor, precision: str, steps: int
+) -> float:
+    optimizer = torch.optim.SGD(net.parameters(), lr=1e-6, momentum=0.9)
+    net.train()
+    times = []
+    for i in range(steps + 1):
+        _sync()
+        start = time.perf_counter()
+        with _autocast(precision):
+            logits = net(x)
+        loss = nn.functional.cross_entropy(logits.float(), y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        _sync()
+        if i:  # the first step warms up
+            times.append(time.perf_counter() - start)
+    return x.shape[0] / sorted(times)[len(times) // 2]
+
+
+@torch.no_grad()
+def _time_infer(net: nn.Module, x: torch.Tensor, precision: str, steps: int) -> float:
+    net.eval()
+    times = []
+    for i in range(steps + 1):
+        _sync()
+        start = time.perf_counter()
+        with _autocast(precision):
+            net(x)
+        _sync()
+        if i:
+            times.append(time.perf_counter() - start)
+    return x.shape[0] / sorted(times)[len(times) // 2]
+
+
+def measure_models(
+    nets: Mapping[str, Any],
+    clips: Mapping[str, tuple[int, int]],
+    precisions: Sequence[str] = PRECISIONS,
+    batch_size: int = 32,
+    steps: int = 3,
+    rounds: int = 2,
+    peaks: Mapping[str, PrecisionPeak] | None = None,
+) -> list[ModelResult]:
+    """Time every model (``nets``: name -> ``model.net`` config) in every precision.
+
+    ``clips``: name -> (frames, crop side). Each (model, precision) runs ``steps`` timed
+    training steps and inference passes per round after one warm-up; rounds go round-robin over
+    the models and the best round counts.
+    """
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    built = {name: instantiate(cfg).to(device) for name, cfg in nets.items()}
+    results: dict[tuple[str, str], ModelResult] = {}
+    for name, net in built.items():
+        frames, side = clips[name]
+        x = torch.randn(batch_size, 3, frames, side, side, device=device)
+        forward, train = flops_per_clip(net, x)
+        params = sum(p.numel() for p in net.parameters()) / 1e6
+        for precision in precisions:
+            results[name, precision] = ModelResult(
+                name,
+                precision,
+                batch_size,
+                tuple(x.shape[1:]),
+                round(params, 2),
+                forward / 1e9,
+                train / 1e9,
+                0.0,
+                0.0,
+                0.0,
+            )
+    for _ in range(max(1, rounds)):
+        for name, net in built.items():
+            frames, side = clips[name]
+            x = torch.randn(batch_size, 3, frames, side, side, device=device)
+            y = torch.randint(0, int(getattr(net, "num_classes", 2)), (batch_size,), device=device)
+            for precision in precisions:
+                result = results[name, precision]
+                with peak_memory() as peak:
+                    train = _time_train(net, x, y, precision, steps)
+                    infer = _time_infer(net, x, precision, steps)
+                result.train_clips_per_s = max(result.train_clips_per_s, train)
+                result.infer_clips_per_s = max(result.infer_clips_per_s, infer)
+                result.peak_memory_mb = max(result.peak_memory_mb, peak())
+    for result in results.values():
+        if peaks and result.precision in peaks:
+            peak_flops = peaks[result.precision].gflops
+            result.train_peak_fraction = (
+                result.gflop_per_clip_train * result.train_clips_per_s / peak_flops
+            )
+            result.infer_peak_fraction = (
+                result.gflop_per_clip_forward * result.infer_clips_per_s / peak_flops
+            )
+    return list(results.values())
+
+
+def _rate(results: Sequence[ModelResult], name: str, precision: str) -> float | None:
+    for r in results:
+        if r.name == name and r.precision == precision:
+            return r.train_clips_per_s
+    return None
+
+
+def ratios(
+    models: Sequence[ModelResult], data: Mapping[str, Any] | None, auto: Mapping[str, str]
+) -> dict[str, float | None]:
+    """The figures the performance targets are stated in, each from this one run.
+
+    ``auto``: model name -> the precision ``auto`` picks for it here (``fp32``/``bf16``).
+    """
+
+    def ratio(a: str, b: str) -> float | None:
+        pa, pb = auto.get(a, "fp32"), auto.get(b, "fp32")
+        ra, rb = _rate(models, a, pa), _rate(models, b, pb)
+        return ra / rb if ra and rb else None
+
+    single = _rate(models, "single_frame", auto.get("single_frame", "fp32"))
+    fraction = next(
+        (
+            r.train_peak_fraction
+            for r in models
+            if r.name == "single_frame" and r.precision == auto.get("single_frame", "fp32")
+        ),
+        None,
+    )
+    data = data or {}
+    loader = data.get("loader_clips_per_s", {}).get("single_frame")
+    read = data.get("clip_read_over_sequential_decode")
+    return {
+        "multires_over_single_train": ratio("multires", "single_frame"),
+        "multires_slow_over_slow_train": ratio("multires_slow_fusion", "slow_fusion"),
+        "loader_over_single_frame_train": loader / single if loader and single else None,
+        "single_frame_peak_fraction": fraction,
+        "clip_read_over_sequential_decode": read,
+    }
+
+
+TARGETS: dict[str, float] = {
+    "multires_over_single_train": 1.5,
+    "multires_slow_over_slow_train": 1.7,
+    "loader_over_single_frame_train": 1.0,
+    "single_frame_peak_fraction": 0.25,
+    "clip_read_over_sequential_decode": 0.7,
+}
+
+
+def markdown(
+    models: Sequence[ModelResult],
+    peaks: Mapping[str, PrecisionPeak],
+    ratio_values: Mapping[str, float | None],
+    data: Mapping[str, Any] | None = None,
+) -> str:
+    """The benchmark as markdown tables: machine, models, data path, ratios against targets."""
+    lines = [
+        f"Machine: {cpu_name()}, {torch.get_num_threads()} torch threads, torch "
+        f"{torch.__version__}"
+        + (f", {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ""),
+        "",
+        "Matmul peak: "
+        + ", ".join(f"{p.precision} {p.gflops:.0f} GFLOP/s ({p.size}^2)" for p in peaks.values()),
+        "",
+        "| model | precision | batch | input | params (M) | GFLOP/clip train | train clips/s | "
+        "infer clips/s | train % of peak | infer % of peak | peak mem (MiB) |",
+        "| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in models:
+        shape = "x".join(map(str, r.input_shape))
+        lines.append(
+            f"| {r.name} | {r.precision} | {r.batch_size} | {shape} | {r.params_m:.1f} | "
+            f"{r.gflop_per_clip_train:.2f} | {r.train_clips_per_s:.1f} | "
+            f"{r.infer_clips_per_s:.1f} | {100 * r.train_peak_fraction:.1f} | "
+            f"{100 * r.infer_peak_fraction:.1f} | {r.peak_memory_mb:.0f} |"
+        )
+    if data:
+        lines += ["", "Data path:", "", "| measure | value |", "| --- | ---: |"]
+        for key, value in _flatten(data):
+            lines.append(
+                f"| {key} | {value:.3g} |" if isinstance(value, float) else f"| {key} | {value} |"
+            )
+    lines += ["", "| ratio | measured | target | met |", "| --- | ---: | ---: | --- |"]
+    for key, value in ratio_values.items():
+        target = TARGETS.get(key)
+        if value is None:
+            lines.append(f"| {key} | n/a | {target} | not measured |")
+            continue
+        met = "yes" if target is None or value >= target else f"no ({value / target:.0%} of it)"
+        lines.append(f"| {key} | {value:.3f} | {target} | {met} |")
+    return "\n".join(lines) + "\n"
+
+
+def _flatten(data: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            yield from _flatten(value, f"{name}.")
+        else:
+            yield name, value

@@ -1,0 +1,97 @@
+"""The benchmark harness (scripts/benchmark.py) on tiny models and videos: it measures, reduces to
+the target ratios and says by how much a target is missed. Timings themselves are not tested."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from conftest import CONF, ROOT
+from deepvideo.data import bench as data_bench
+from deepvideo.reports import benchmark as bench
+
+TOWER = {**yaml.safe_load((CONF / "model" / "tower" / "alexnet.yaml").read_text()), "dropout": 0.0}
+
+
+def tiny_nets() -> tuple[dict, dict]:
+    common = {"num_classes": 5, "tower": TOWER, "width": 0.05}
+    nets = {
+        "single_frame": {"_target_": "deepvideo.models.SingleFrame", "input_size": 64, **common},
+        "multires": {"_target_": "deepvideo.models.MultiResolution", "input_size": 64, **common},
+    }
+    return nets, {"single_frame": (1, 64), "multires": (1, 64)}
+
+
+def test_models_are_measured_and_reduced_to_the_target_ratios() -> None:
+    nets, clips = tiny_nets()
+    peaks = {"fp32": bench.matmul_peak("fp32", size=256, repeats=2)}
+    results = bench.measure_models(
+        nets, clips, ["fp32"], batch_size=2, steps=1, rounds=1, peaks=peaks
+    )
+    assert {r.name for r in results} == {"single_frame", "multires"}
+    for r in results:
+        assert r.train_clips_per_s > 0 and r.infer_clips_per_s > 0
+        assert r.gflop_per_clip_train > r.gflop_per_clip_forward > 0
+        assert 0 < r.train_peak_fraction < 10
+    data = {"loader_clips_per_s": {"single_frame": 1e9}, "clip_read_over_sequential_decode": 0.5}
+    ratios = bench.ratios(results, data, {"single_frame": "fp32", "multires": "fp32"})
+    single = next(r for r in results if r.name == "single_frame")
+    multires = next(r for r in results if r.name == "multires")
+    assert (
+        ratios["multires_over_single_train"]
+        == multires.train_clips_per_s / single.train_clips_per_s
+    )
+    assert ratios["multires_slow_over_slow_train"] is None  # not measured here
+    table = bench.markdown(results, peaks, ratios, data)
+    assert "| clip_read_over_sequential_decode | 0.500 | 0.7 | no (71% of it) |" in table
+    assert "| multires_slow_over_slow_train | n/a | 1.7 | not measured |" in table
+
+
+def test_data_path_rates_on_generated_videos(tmp_path: Path) -> None:
+    from deepvideo.synthetic import SyntheticConfig, generate
+
+    root = tmp_path / "syn"
+    generate(
+        root, SyntheticConfig(train_per_class=1, test_per_class=1, max_seconds=3.0), progress=False
+    )
+    paths = sorted((root / "videos").glob("*.mp4"))[:4]
+    long_path = data_bench.make_long_video(paths[:2], tmp_path / "long.mp4", seconds=8.0)
+    rows = data_bench.decoder_table(paths, long_path, ["decord"], {"1 frame": 4, "10 frames": 2})
+    assert rows[0]["sequential_decode_fps"] > 0
+    assert 0 < rows[0]["10 frames: clip_read_over_sequential_decode"] < 5
+    transform = data_bench.ClipTransform(resize=72, crop=64)
+    assert data_bench.eval_rate(paths[:2], clips_per_video=3, views=2, transform=transform) > 0
+
+
+def test_script_writes_json_with_the_ratios(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "benchmark.py"),
+            "--quick",
+            "--no-data",
+            "--models",
+            "single_frame",
+            "--precision",
+            "fp32",
+            "--batch-size",
+            "1",
+            "--json",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    data = json.loads(out.read_text())
+    assert set(data["ratios"]) == set(bench.TARGETS)
+    assert (
+        data["models"][0]["name"] == "single_frame" and data["models"][0]["train_clips_per_s"] > 0
+    )
+    assert "| single_frame | fp32 | 1 |" in result.stdout

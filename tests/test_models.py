@@ -23,7 +23,7 @@ from deepvideo.models import (
     count_parameters,
 )
 from deepvideo.models.multires import fovea_context_streams
-from deepvideo.models.tower import pool_output_size
+from deepvideo.models.tower import MEMORY_FORMATS, flatten_time_major, pool_output_size
 
 CONF_MODEL = Path(__file__).resolve().parents[1] / "conf" / "model"
 TOWER_YAML = CONF_MODEL / "tower" / "alexnet.yaml"
@@ -205,11 +205,13 @@ def test_layer_names_and_lrn(tower: dict) -> None:
     assert set(norms) == {"features.conv1.norm", "features.conv2.norm"}
     for m in norms.values():
         assert (m.size, m.alpha, m.beta, m.k) == (5, 1e-4, 0.5, 2.0)
-    pools = {n: m for n, m in net.named_modules() if isinstance(m, nn.MaxPool3d)}
+    # spatial pooling only: the blocks run it on time folded into the batch
+    pools = {n: m for n, m in net.named_modules() if isinstance(m, nn.MaxPool2d)}
     assert set(pools) == {f"features.conv{i}.pool" for i in (1, 2, 5)}
     for pool in pools.values():
-        assert pool.kernel_size == (1, 2, 2) and pool.stride == (1, 2, 2) and pool.ceil_mode
+        assert pool.kernel_size == 2 and pool.stride == 2 and pool.ceil_mode
     conv1 = net.features.conv1.conv
+    assert isinstance(conv1, nn.Conv3d)
     assert conv1.stride == (1, 3, 3) and conv1.padding == (0, 0, 0)
     # freezing by name: everything but the classifier
     for n, p in net.named_parameters():
@@ -421,3 +423,141 @@ def test_ensemble_frame_indices(tower: dict) -> None:
     assert list(seq.members) == ["member0", "member1"]
     assert seq.frame_indices == {"member0": None, "member1": (0, 1)}
     assert math.isclose(count_parameters(seq), count_parameters(sf) + count_parameters(late))
+
+
+# State-dict layout recorded from the pure-3-D implementation (before ConvBlock's 2-D execution),
+# width 0.125, 10 classes, 64x64: checkpoints written by either load into the other.
+# model -> (temporal kernel of conv1..conv5, conv-stack prefixes, fc6 input width)
+STATE_DICT_LAYOUT = {
+    "single_frame": ((1, 1, 1, 1, 1), ("features",), 288),
+    "early_fusion": ((10, 1, 1, 1, 1), ("features",), 288),
+    "late_fusion": ((1, 1, 1, 1, 1), ("features",), 576),
+    "slow_fusion": ((4, 2, 2, 1, 1), ("features",), 288),
+    "multires": ((1, 1, 1, 1, 1), ("features.fovea", "features.context"), 256),
+    "multires_fovea_only": ((1, 1, 1, 1, 1), ("features.fovea",), 128),
+    "multires_context_only": ((1, 1, 1, 1, 1), ("features.context",), 128),
+    "multires_slow_fusion": ((4, 2, 2, 1, 1), ("features.fovea", "features.context"), 256),
+}
+# (out, in, kernel) of conv1..conv5 at width 0.125
+SMALL_CONVS = [(12, 3, 11), (32, 12, 5), (48, 32, 3), (48, 48, 3), (32, 48, 3)]
+# the full single-frame state dict, as the pure-3-D implementation wrote it
+SINGLE_FRAME_STATE = {
+    "features.conv1.conv.weight": (12, 3, 1, 11, 11),
+    "features.conv1.conv.bias": (12,),
+    "features.conv2.conv.weight": (32, 12, 1, 5, 5),
+    "features.conv2.conv.bias": (32,),
+    "features.conv3.conv.weight": (48, 32, 1, 3, 3),
+    "features.conv3.conv.bias": (48,),
+    "features.conv4.conv.weight": (48, 48, 1, 3, 3),
+    "features.conv4.conv.bias": (48,),
+    "features.conv5.conv.weight": (32, 48, 1, 3, 3),
+    "features.conv5.conv.bias": (32,),
+    "fc6.fc.weight": (512, 288),
+    "fc6.fc.bias": (512,),
+    "fc7.fc.weight": (512, 512),
+    "fc7.fc.bias": (512,),
+    "classifier.weight": (10, 512),
+    "classifier.bias": (10,),
+}
+
+
+@pytest.mark.parametrize("name", list(SMALL))
+def test_state_dict_layout_is_the_3d_one(name: str, tower: dict) -> None:
+    cls, kwargs, _ = SMALL[name]
+    kts, prefixes, fc6_in = STATE_DICT_LAYOUT[name]
+    expected: dict[str, tuple[int, ...]] = {}
+    for prefix in prefixes:
+        for i, ((o, c, k), kt) in enumerate(zip(SMALL_CONVS, kts, strict=True), start=1):
+            expected[f"{prefix}.conv{i}.conv.weight"] = (o, c, kt, k, k)
+            expected[f"{prefix}.conv{i}.conv.bias"] = (o,)
+    expected |= {
+        "fc6.fc.weight": (512, fc6_in),
+        "fc6.fc.bias": (512,),
+        "fc7.fc.weight": (512, 512),
+        "fc7.fc.bias": (512,),
+        "classifier.weight": (10, 512),
+        "classifier.bias": (10,),
+    }
+    if name == "single_frame":
+        assert expected == SINGLE_FRAME_STATE
+    for memory_format in MEMORY_FORMATS:
+        net = cls(10, 64, tower, 0.125, memory_format=memory_format, **kwargs)
+        assert {k: tuple(v.shape) for k, v in net.state_dict().items()} == expected
+    # a checkpoint of one memory format loads into the other
+    a = cls(10, 64, tower, 0.125, memory_format="contiguous", **kwargs)
+    cls(10, 64, tower, 0.125, memory_format="channels_last", **kwargs).load_state_dict(
+        a.state_dict()
+    )
+
+
+def _reference_features(blocks: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """The conv stack computed with 3-D ops only (Conv3d, LRN on 5-D maps, MaxPool3d (1,k,k))."""
+    for block in blocks.children():
+        conv = block.conv
+        x = F.relu(F.conv3d(x, conv.weight, conv.bias, conv.stride, conv.padding))
+        if hasattr(block, "norm"):
+            x = block.norm(x)  # nn.LocalResponseNorm on (B, C, T, H, W): across channels
+        if hasattr(block, "pool"):
+            p = block.pool
+            k, s = int(p.kernel_size), int(p.stride)
+            x = F.max_pool3d(x, (1, k, k), (1, s, s), ceil_mode=p.ceil_mode)
+    return x
+
+
+def _reference_forward(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    if isinstance(net, MultiResolution):
+        fovea, context = fovea_context_streams(x)
+        inputs = {"fovea": fovea, "context": context}
+        maps = [
+            flatten_time_major(_reference_features(net.features[s], inputs[s])) for s in net.streams
+        ]
+        h = torch.cat(maps, dim=1)
+    else:
+        h = flatten_time_major(_reference_features(net.features, x))
+    return net.classifier(net.fc7(net.fc6(h)))
+
+
+@pytest.mark.parametrize("memory_format", MEMORY_FORMATS)
+@pytest.mark.parametrize("name", list(SMALL))
+def test_2d_execution_equals_3d_reference(name: str, memory_format: str, tower: dict) -> None:
+    """ConvBlock's execution (2-D ops on time folded into the batch where the temporal kernel is
+    1, in either memory format) computes the pure 3-D network: outputs in fp32, gradients in
+    float64.
+
+    Gradients are compared in float64 because max pooling routes the gradient to the argmax of
+    each window, and fp32 rounding (which differs between kernels, e.g. channels_last) can flip
+    a near-tie: the flipped position then gets a different weight gradient, by design.
+    """
+    cls, kwargs, t = SMALL[name]
+    torch.manual_seed(0)
+    net = cls(10, 64, tower, 0.25, memory_format=memory_format, **kwargs).eval()
+    x = torch.randn(3, 3, t, 64, 64)
+    with torch.no_grad():
+        out, ref = net(x), _reference_forward(net, x)
+    torch.testing.assert_close(out, ref, rtol=1e-4, atol=1e-4 * ref.abs().max().item())
+    # features keep their (B, C, T, H, W) interface
+    feats = net.features if isinstance(net, FusionNet) else net.features[net.streams[0]]
+    if isinstance(net, FusionNet):
+        with torch.no_grad():
+            torch.testing.assert_close(
+                feats(x), _reference_features(feats, x), rtol=1e-4, atol=1e-4
+            )
+
+    net64 = net.double()
+    x64 = x.double()
+    grads = []
+    for forward in (net64, lambda v: _reference_forward(net64, v)):
+        net64.zero_grad(set_to_none=True)
+        forward(x64).square().mean().backward()
+        grads.append({n: p.grad.clone() for n, p in net64.named_parameters()})
+    assert grads[0].keys() == grads[1].keys()
+    for n in grads[0]:
+        torch.testing.assert_close(grads[0][n], grads[1][n], rtol=1e-9, atol=1e-12, msg=n)
+
+
+def test_lrn_on_5d_maps_equals_lrn_on_folded_maps(tower: dict) -> None:
+    """nn.LocalResponseNorm normalises across dim 1 for (B, C, T, H, W) and (B*T, C, H, W)."""
+    lrn = SingleFrame(10, 64, tower, 0.125).features.conv1.norm
+    x = torch.randn(2, 16, 3, 9, 9).abs()
+    folded = x.transpose(1, 2).reshape(6, 16, 9, 9)
+    torch.testing.assert_close(lrn(folded).view(2, 3, 16, 9, 9).transpose(1, 2), lrn(x))

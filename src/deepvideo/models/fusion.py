@@ -29,6 +29,7 @@ from typing import Any
 from torch import Tensor, nn
 
 from deepvideo.models.tower import (
+    DEFAULT_MEMORY_FORMAT,
     TowerSpec,
     build_features,
     build_head,
@@ -68,6 +69,8 @@ class FusionNet(nn.Module):
         width: multiplier of every conv channel count and FC width (1.0 = paper).
         num_frames: frames per input clip.
         temporal_kernels, temporal_strides: per conv layer; ``None`` means all 1.
+        memory_format: layout of the conv maps, ``"contiguous"`` or ``"channels_last"``
+            (:class:`~deepvideo.models.tower.ConvBlock`); speed only, same results.
 
     Attributes: ``features`` (``conv1..convN``), ``fc6``, ``fc7``, ``classifier``;
     ``feature_dim`` (fc7 width), ``feature_shape`` (``(C, T, H, W)`` after the conv stack).
@@ -83,6 +86,7 @@ class FusionNet(nn.Module):
         num_frames: int = 1,
         temporal_kernels: Sequence[int] | None = None,
         temporal_strides: Sequence[int] | None = None,
+        memory_format: str = DEFAULT_MEMORY_FORMAT,
     ) -> None:
         super().__init__()
         spec = TowerSpec.from_config(tower).scaled(width)
@@ -97,7 +101,7 @@ class FusionNet(nn.Module):
         self.feature_shape = feature_shape(
             spec, self.input_size, self.num_frames, kernels, strides, name=type(self).__name__
         )
-        self.features = build_features(spec, kernels, strides)
+        self.features = build_features(spec, kernels, strides, memory_format=memory_format)
         c, t, h, w = self.feature_shape
         self.fc6, self.fc7, self.classifier = build_head(c * t * h * w, spec, self.num_classes)
         self.feature_dim = spec.fc[1]
@@ -128,8 +132,11 @@ class SingleFrame(FusionNet):
         input_size: int,
         tower: Mapping[str, Any] | TowerSpec,
         width: float = 1.0,
+        memory_format: str = DEFAULT_MEMORY_FORMAT,
     ) -> None:
-        super().__init__(num_classes, input_size, tower, width, num_frames=1)
+        super().__init__(
+            num_classes, input_size, tower, width, num_frames=1, memory_format=memory_format
+        )
 
 
 class EarlyFusion(FusionNet):
@@ -145,6 +152,7 @@ class EarlyFusion(FusionNet):
         tower: Mapping[str, Any] | TowerSpec,
         width: float = 1.0,
         num_frames: int = 10,
+        memory_format: str = DEFAULT_MEMORY_FORMAT,
     ) -> None:
         n = len(TowerSpec.from_config(tower).convs)
         super().__init__(
@@ -154,6 +162,7 @@ class EarlyFusion(FusionNet):
             width,
             num_frames=num_frames,
             temporal_kernels=[num_frames] + [1] * (n - 1),
+            memory_format=memory_format,
         )
 
 
@@ -173,10 +182,18 @@ class LateFusion(FusionNet):
         tower: Mapping[str, Any] | TowerSpec,
         width: float = 1.0,
         num_frames: int = 2,
+        memory_format: str = DEFAULT_MEMORY_FORMAT,
     ) -> None:
         if num_frames < 2:
             raise ValueError(f"LateFusion needs at least 2 frames per clip, got {num_frames}")
-        super().__init__(num_classes, input_size, tower, width, num_frames=num_frames)
+        super().__init__(
+            num_classes,
+            input_size,
+            tower,
+            width,
+            num_frames=num_frames,
+            memory_format=memory_format,
+        )
 
 
 class SlowFusion(FusionNet):
@@ -202,6 +219,7 @@ class SlowFusion(FusionNet):
         num_frames: int,
         temporal_kernels: Sequence[int],
         temporal_strides: Sequence[int],
+        memory_format: str = DEFAULT_MEMORY_FORMAT,
     ) -> None:
         super().__init__(
             num_classes,
@@ -211,4 +229,5 @@ class SlowFusion(FusionNet):
             num_frames=num_frames,
             temporal_kernels=temporal_kernels,
             temporal_strides=temporal_strides,
+            memory_format=memory_format,
         )

@@ -25,6 +25,7 @@ from torch import Tensor, nn
 
 from deepvideo.models.fusion import check_clip
 from deepvideo.models.tower import (
+    DEFAULT_MEMORY_FORMAT,
     TowerSpec,
     build_features,
     build_head,
@@ -94,6 +95,8 @@ class MultiResolution(nn.Module):
         num_frames, temporal_kernels, temporal_strides: the towers' time layout. Single-frame
             towers take 1 frame and all-1 kernels (the ``None`` defaults); Slow Fusion towers
             need all three (``conf/model/time/slow_fusion.yaml``).
+        memory_format: layout of the conv maps, ``"contiguous"`` or ``"channels_last"``
+            (:class:`~deepvideo.models.tower.ConvBlock`); speed only, same results.
 
     Attributes: ``features`` (a ``ModuleDict`` with ``fovea`` and/or ``context``, each
     ``conv1..convN``), ``fc6``, ``fc7``, ``classifier``, ``feature_dim``, ``stream_shape``
@@ -111,6 +114,7 @@ class MultiResolution(nn.Module):
         num_frames: int | None = None,
         temporal_kernels: Sequence[int] | None = None,
         temporal_strides: Sequence[int] | None = None,
+        memory_format: str = DEFAULT_MEMORY_FORMAT,
     ) -> None:
         super().__init__()
         if streams not in STREAMS:
@@ -155,7 +159,12 @@ class MultiResolution(nn.Module):
             name=f"MultiResolution stream (input {input_size} -> {input_size // 2})",
         )
         self.features = nn.ModuleDict(
-            {s: build_features(spec, kernels, strides, drop_last_pool=True) for s in self.streams}
+            {
+                s: build_features(
+                    spec, kernels, strides, drop_last_pool=True, memory_format=memory_format
+                )
+                for s in self.streams
+            }
         )
         c, t, h, w = self.stream_shape
         self.fc6, self.fc7, self.classifier = build_head(

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
@@ -34,6 +35,10 @@ def build(cfg: DictConfig) -> tuple[VideoDataModule, VideoClassifier]:
 
     The module stores the resolved config, so every checkpoint describes its own run.
     """
+    threads = cfg.data.get("recipe", {}).get("torch_threads")
+    if threads:
+        # the recipe's compute threads in this process (loader workers run one thread each)
+        torch.set_num_threads(int(threads))
     datamodule = build_datamodule(cfg.data)
     net = instantiate(cfg.model.net)
     module = instantiate(cfg.module, net=net)

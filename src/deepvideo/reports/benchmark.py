@@ -25,6 +25,7 @@ from hydra.utils import instantiate
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from deepvideo.data.bench import markdown as data_markdown
 from deepvideo.utils.hardware import cpu_name
 
 __all__ = [
@@ -318,8 +319,12 @@ def markdown(
             f"{100 * r.infer_peak_fraction:.1f} | {r.peak_memory_mb:.0f} |"
         )
     if data:
+        for key, rows in data.items():
+            if isinstance(rows, list) and rows and isinstance(rows[0], Mapping):
+                lines += ["", f"Data path, {key}:", "", *data_markdown(rows).splitlines()]
         lines += ["", "Data path:", "", "| measure | value |", "| --- | ---: |"]
-        for key, value in _flatten(data):
+        scalars = {k: v for k, v in data.items() if not isinstance(v, list)}
+        for key, value in _flatten(scalars):
             lines.append(
                 f"| {key} | {value:.3g} |" if isinstance(value, float) else f"| {key} | {value} |"
             )

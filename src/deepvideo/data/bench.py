@@ -20,8 +20,7 @@ noisy):
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
-from fractions import Fraction
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -215,44 +214,27 @@ def make_long_video(
     sources: Sequence[str | Path], path: str | Path, seconds: float = 150.0
 ) -> Path:
     """An Ng et al.-length video: the frames of ``sources`` one after another (repeated as
-    needed) until ``seconds``, encoded as the synthetic sports1m videos are (H.264, a keyframe
-    a second, ``deepvideo.synthetic.encode``)."""
-    import av
-
+    needed) until ``seconds``, encoded as the synthetic sports1m videos are
+    (:func:`deepvideo.synthetic.encode.encode_video`: H.264, a keyframe a second)."""
+    from deepvideo.synthetic.encode import encode_video
     from deepvideo.synthetic.layouts import SyntheticConfig
 
-    first = EncodedVideo(sources[0])
-    fps = first.fps
-    config = SyntheticConfig(fps=fps)
-    path = Path(path)
-    gop = max(1, round(config.gop_seconds * fps))
+    fps = EncodedVideo(sources[0]).fps
     wanted = int(round(seconds * fps))
-    written = 0
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
-        stream.options = {
-            "crf": str(config.crf),
-            "preset": config.preset,
-            "g": str(gop),
-            "keyint_min": str(gop),
-        }
-        frame0 = first.get_frames([0])
-        stream.height, stream.width = int(frame0.shape[1]), int(frame0.shape[2])
-        stream.pix_fmt = "yuv420p"
+
+    def frames() -> Iterator[np.ndarray]:
+        written = 0
         while written < wanted:
             for source in sources:
                 video = EncodedVideo(source)
                 take = min(video.num_frames, wanted - written)
-                for frame in video.get_frames(list(range(take))).numpy():
-                    image = av.VideoFrame.from_ndarray(frame, format="rgb24")
-                    for packet in stream.encode(image):
-                        container.mux(packet)
+                yield from video.get_frames(list(range(take))).numpy()
                 written += take
                 if written >= wanted:
-                    break
-        for packet in stream.encode():
-            container.mux(packet)
-    return path
+                    return
+
+    encode_video(frames(), path, SyntheticConfig(fps=fps))
+    return Path(path)
 
 
 def markdown(rows: Sequence[dict[str, Any]]) -> str:

@@ -10,6 +10,8 @@ time, the H.264 ones not always (see :mod:`deepvideo.synthetic.layouts`, "Determ
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterable
 from fractions import Fraction
 from pathlib import Path
 
@@ -18,10 +20,15 @@ import numpy as np
 from deepvideo.synthetic.layouts import SyntheticConfig
 
 
-def encode_video(frames: np.ndarray, path: str | Path, config: SyntheticConfig) -> int:
-    """Write ``(T, H, W, 3)`` uint8 frames; the codec follows the suffix (.mp4 H.264, .avi XVID)."""
+def encode_video(
+    frames: np.ndarray | Iterable[np.ndarray], path: str | Path, config: SyntheticConfig
+) -> int:
+    """Write ``(T, H, W, 3)`` uint8 frames (an array, or ``(H, W, 3)`` frames one by one, so a
+    long video need not sit in memory); the codec follows the suffix (.mp4 H.264, .avi XVID)."""
     import av
 
+    stream_of_frames = iter(frames)
+    first = next(stream_of_frames)
     path = Path(path)
     gop = max(1, round(config.gop_seconds * config.fps))
     rate = Fraction(config.fps).limit_denominator(1001)
@@ -42,11 +49,11 @@ def encode_video(frames: np.ndarray, path: str | Path, config: SyntheticConfig) 
                 "g": str(gop),
                 "keyint_min": str(gop),
             }
-        stream.width = frames.shape[2]
-        stream.height = frames.shape[1]
+        stream.width = first.shape[1]
+        stream.height = first.shape[0]
         stream.pix_fmt = "yuv420p"
         stream.codec_context.thread_count = 1  # the worker processes parallelise
-        for frame in frames:
+        for frame in itertools.chain([first], stream_of_frames):
             for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
                 container.mux(packet)
         for packet in stream.encode():

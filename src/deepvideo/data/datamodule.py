@@ -13,6 +13,7 @@ from __future__ import annotations
 import abc
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -88,25 +89,43 @@ class VideoDataModule(pl.LightningDataModule, abc.ABC):
         self.num_workers = num_workers
         self.pin_memory = pin_memory
         self.seed = seed
+        # A model that samples its own way (Ng et al. 2015's 1 fps, loop padding and 5-minute
+        # cap: conf/model/clip/ng2015.yaml) says so in its clip node; it wins over the dataset's.
+        fps_from_clip = clip.get("target_fps", target_fps)
+        seconds_from_clip = clip.get("max_seconds", max_seconds)
         self.clip = ClipSpec(
             num_frames=int(clip.get("num_frames", 1)),
             frame_stride=int(clip.get("frame_stride", 1)),
-            target_fps=target_fps,
-            pad=pad,
-            max_seconds=max_seconds,
+            target_fps=None if fps_from_clip is None else float(fps_from_clip),
+            pad=str(clip.get("pad", pad)),
+            max_seconds=None if seconds_from_clip is None else float(seconds_from_clip),
         )
         self.train_clips_per_video = train_clips_per_video
         self.train_clips_together = bool(train_clips_together)
         self.decoder = check_decoder(decoder)
         crop = int(clip.get("crop_size", sizes["crop"]))
-        self.transform = ClipTransform(resize=int(sizes["resize"]), crop=crop, mean=mean, std=std)
-        self.val_clips = {"clips_per_video": 2, "views": 1, "mode": "uniform", **(val_clips or {})}
+        resize = int(clip.get("resize", sizes["resize"]))
+        self.transform = ClipTransform(resize=resize, crop=crop, mean=mean, std=std)
+        # evaluation clips: the dataset's rule (Karpathy et al.: 20 clips x 4 views), unless the
+        # model's clip node has its own (Ng et al.: test_examples random examples, one view each)
+        self.val_clips = {
+            "clips_per_video": 2,
+            "views": 1,
+            "mode": "uniform",
+            **(val_clips or {}),
+            **dict(clip.get("val_clips") or {}),
+        }
         self.test_clips = {
             "clips_per_video": 20,
             "views": 4,
             "mode": "random",
             **(test_clips or {}),
+            **dict(clip.get("test_clips") or {}),
         }
+        for name, spec in (("val_clips", self.val_clips), ("test_clips", self.test_clips)):
+            frames = spec.get("num_frames")
+            if frames is not None and int(frames) < 1:
+                raise ValueError(f"data.{name}.num_frames must be >= 1 or null, got {frames}")
         self.class_names: list[str] = []
         self.splits: dict[str, list[VideoItem]] = {}
         self.stats: dict[str, dict[str, int]] = {}
@@ -177,7 +196,7 @@ class VideoDataModule(pl.LightningDataModule, abc.ABC):
         return ClipDataset(
             self.splits[split],
             self.num_classes,
-            self.clip,
+            self.eval_spec(spec),
             self.transform,
             train=False,
             clips_per_video=int(spec["clips_per_video"]),
@@ -193,8 +212,16 @@ class VideoDataModule(pl.LightningDataModule, abc.ABC):
         uses this, so it builds clips exactly as evaluation does."""
         spec = {**(self.val_clips if split == "val" else self.test_clips)}
         spec.update({k: v for k, v in overrides.items() if v is not None})
-        sampler = EvalClipSampler(self.clip, int(spec["clips_per_video"]), str(spec["mode"]))
+        sampler = EvalClipSampler(
+            self.eval_spec(spec), int(spec["clips_per_video"]), str(spec["mode"])
+        )
         return EvalClips(sampler, self.transform, int(spec["views"]), self.seed, self.decoder)
+
+    def eval_spec(self, spec: Mapping[str, Any]) -> ClipSpec:
+        """The clip spec of evaluation: the training one, with ``num_frames`` from ``spec`` when
+        it sets one (Ng et al.'s one pass over a whole video: ``mode: whole, num_frames: 300``)."""
+        frames = spec.get("num_frames")
+        return self.clip if frames is None else replace(self.clip, num_frames=int(frames))
 
     def _loader(self, split: str) -> DataLoader:
         train = split == "train"

@@ -2,7 +2,8 @@
 
 The built-in default dataset of the project: small enough to generate in well under a minute on
 one core, laid out exactly like the real datasets (``layout="sports1m"`` or ``"ucf101"``), and
-built so that the ablations of Karpathy et al. (CVPR 2014) and Ng et al. (2015) mean something.
+built so that the ablations of Karpathy et al. (CVPR 2014) and Ng et al. (2015) mean something;
+``layout="long"`` holds long videos for Ng et al.'s long-range models (below).
 
 Content
 -------
@@ -62,6 +63,18 @@ Content
 * **Encoding.** H.264 in MP4 (``sports1m``) or XVID in AVI (``ucf101``), as the real datasets
   ship; see :mod:`deepvideo.synthetic.encode`.
 
+The long layout
+---------------
+``layout="long"`` (``data=synthetic_long``) is the benchmark for Ng et al. 2015: Sports-1M's files,
+5 fps videos of 20-60 s, and 12 classes told apart by *when* class-specific objects (a shape in a
+fixed, saturated hue) are on screen next to a generic, greyish wandering object that every video
+shows all along: ``window`` classes show theirs once, for 3-3.5 s, at a random time (a random
+10-frame clip sees it 14% of the time, a 30-frame 1 fps example 82%); ``order`` classes show
+three objects one at a time in a cyclic order, A-B-C or A-C-B, the same objects equally often at
+every time in both classes, so only a model that keeps the frames' order can tell them apart;
+``appearance`` classes (the control) show theirs all along. One class per video, no label noise.
+See :mod:`deepvideo.synthetic.long`.
+
 The layouts on disk and the determinism guarantees are in :mod:`deepvideo.synthetic.layouts`.
 
 Modules
@@ -69,22 +82,30 @@ Modules
 The package sits below the data layer and imports nothing else of ``deepvideo``:
 
 * :mod:`~deepvideo.synthetic.catalogue`: the classes (:class:`Appearance`, :class:`Motion`,
-  :class:`SyntheticClass`, :func:`class_list`, :func:`mirror_safe`);
+  :class:`Look`, :class:`SyntheticClass`, :func:`class_list`, :func:`mirror_safe`);
 * :mod:`~deepvideo.synthetic.layouts`: :class:`SyntheticConfig`, :class:`VideoSpec` and the plan
   of every video of a layout (:func:`plan`);
 * :mod:`~deepvideo.synthetic.render`: scene planning and drawing (:func:`plan_scene`,
   :func:`draw`, :func:`render_video`, :func:`make_spec`);
+* :mod:`~deepvideo.synthetic.long`: the long layout's event timelines and scenes
+  (:func:`plan_timeline`, :func:`plan_long_scene`);
 * :mod:`~deepvideo.synthetic.encode`: :func:`encode_video`;
 * :mod:`~deepvideo.synthetic.generate`: the dataset on disk (:func:`generate`,
   :func:`ensure_generated`, :func:`read_manifest`, :func:`is_generated`, :func:`remove_dataset`).
 """
 
 from deepvideo.synthetic.catalogue import (
+    ALL_LAYOUTS,
     GENERIC_SHAPES,
     GROUPS,
+    HUES,
     LAYOUTS,
+    LONG,
+    LONG_GROUPS,
+    MIRROR_SYMMETRIC_SHAPES,
     TEXTURES,
     Appearance,
+    Look,
     Motion,
     SyntheticClass,
     class_list,
@@ -94,13 +115,17 @@ from deepvideo.synthetic.encode import encode_video
 from deepvideo.synthetic.generate import (
     GENERATOR,
     GENERATOR_VERSION,
+    LONG_VERSION,
     ensure_generated,
     generate,
+    generator_version,
     is_generated,
     read_manifest,
     remove_dataset,
 )
 from deepvideo.synthetic.layouts import (
+    LONG_FIELDS,
+    SHORT_CLIP_FRAMES,
     SyntheticConfig,
     VideoSpec,
     plan,
@@ -108,40 +133,57 @@ from deepvideo.synthetic.layouts import (
     plan_ucf101,
     ucf_file,
 )
+from deepvideo.synthetic.long import Event, Timeline, plan_long_scene, plan_timeline
 from deepvideo.synthetic.render import (
     ObjectTrack,
     ScenePlan,
     draw,
+    hue_color,
     make_spec,
     plan_scene,
     render_video,
 )
 
 __all__ = [
+    "ALL_LAYOUTS",
     "GENERATOR",
     "GENERATOR_VERSION",
     "GENERIC_SHAPES",
     "GROUPS",
+    "HUES",
     "LAYOUTS",
+    "LONG",
+    "LONG_FIELDS",
+    "LONG_GROUPS",
+    "LONG_VERSION",
+    "MIRROR_SYMMETRIC_SHAPES",
+    "SHORT_CLIP_FRAMES",
     "TEXTURES",
     "Appearance",
+    "Event",
+    "Look",
     "Motion",
     "ObjectTrack",
     "ScenePlan",
     "SyntheticClass",
     "SyntheticConfig",
+    "Timeline",
     "VideoSpec",
     "class_list",
     "draw",
     "encode_video",
     "ensure_generated",
     "generate",
+    "generator_version",
+    "hue_color",
     "is_generated",
     "make_spec",
     "mirror_safe",
     "plan",
+    "plan_long_scene",
     "plan_scene",
     "plan_sports1m",
+    "plan_timeline",
     "plan_ucf101",
     "read_manifest",
     "remove_dataset",

@@ -2,8 +2,11 @@
 
 A class is an *appearance* (a pool of shapes and a texture) and a *motion*, in one of three groups
 (``motion``, ``appearance``, ``both``; see the package docstring for what each group isolates).
-Every class list must survive the left-right flips of training and evaluation (Karpathy et al.
-2014, Sec. 3.3 / 4.1): :func:`mirror_safe` checks it.
+The ``long`` layout's classes (groups ``window``, ``order``, ``appearance``) are told apart by
+*when* class-specific objects (:class:`Look`: a shape and a fixed hue) are on screen: see
+:mod:`deepvideo.synthetic.long`. Every class list must survive the left-right flips of training
+and evaluation (Karpathy et al. 2014, Sec. 3.3 / 4.1; Ng et al. 2015, Sec. 4.1): :func:`mirror_safe`
+checks it.
 """
 
 from __future__ import annotations
@@ -11,10 +14,38 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+# The short-clip layouts (Karpathy et al. 2014), each with the groups of GROUPS.
 LAYOUTS = ("sports1m", "ucf101")
 GROUPS = ("motion", "appearance", "both")
+# The long-video layout for Ng et al. 2015 (Sports-1M's files on disk, its own classes and groups).
+LONG = "long"
+LONG_GROUPS = ("window", "order", "appearance")
+ALL_LAYOUTS = (*LAYOUTS, LONG)
 GENERIC_SHAPES = ("disc", "square", "pentagon")
 TEXTURES = ("plain", "hstripes", "vstripes", "checker")
+# Every shape the renderer draws. Each is its own mirror image (up to a rotation: each has an
+# axis of symmetry), so a left-right flip never turns one class's object into another's; a chiral
+# shape (an "L", an "S") added here would need a mirrored twin in the same class.
+MIRROR_SYMMETRIC_SHAPES = (
+    *GENERIC_SHAPES,
+    "triangle",
+    "cross",
+    "ring",
+    "bar",
+    "star",
+    "diamond",
+    "hexagon",
+)
+# Positions on the renderer's colour wheel (render.hue_color).
+HUES = {
+    "red": 0.0,
+    "magenta": 1.0 / 6.0,
+    "blue": 1.0 / 3.0,
+    "cyan": 0.5,
+    "green": 2.0 / 3.0,
+    "yellow": 5.0 / 6.0,
+    "orange": 11.0 / 12.0,
+}
 
 
 @dataclass(frozen=True)
@@ -59,12 +90,38 @@ class Motion:
 
 
 @dataclass(frozen=True)
+class Look:
+    """A class-specific object of the ``long`` layout: one shape in a fixed, saturated colour.
+
+    ``hue`` is a position on the colour wheel (:data:`HUES`); the luma still follows the
+    background (kept visible against it) and the size, orientation and motion are drawn from
+    distributions shared by every object, so a look is told from another by shape and hue only.
+    """
+
+    shape: str
+    hue: float
+    texture: str = "plain"
+
+    @property
+    def name(self) -> str:
+        """``"<colour> <shape>"`` (the nearest named hue), with the texture unless plain."""
+        colour = min(HUES, key=lambda k: abs((HUES[k] - self.hue + 0.5) % 1.0 - 0.5))
+        texture = "" if self.texture == "plain" else f" {self.texture}"
+        return f"{colour}{texture} {self.shape}"
+
+
+@dataclass(frozen=True)
 class SyntheticClass:
+    """A class: its name, group, the look and motion of its object and (``long`` layout) the
+    class-specific objects it shows over time (``looks``: one for ``window`` and ``appearance``
+    classes, three in their cyclic order of appearance for ``order`` classes)."""
+
     name: str
     group: str
     appearance: Appearance
     motion: Motion
     file_token: str = ""  # ucf101 file-name spelling when it differs from the folder name
+    looks: tuple[Look, ...] = ()
 
     @property
     def file_name_token(self) -> str:
@@ -127,6 +184,47 @@ _UCF101 = (
 )
 
 
+def _look(shape: str, hue: str) -> Look:
+    return Look(shape, HUES[hue])
+
+
+def _long_class(name: str, group: str, *looks: Look) -> SyntheticClass:
+    """A ``long``-layout class; its ``appearance`` names the shapes of its looks (for the
+    manifest), its ``motion`` is the wander every object of the layout shares."""
+    return SyntheticClass(
+        name, group, Appearance(tuple(look.shape for look in looks)), WANDER, "", looks
+    )
+
+
+# The long layout (deepvideo.synthetic.long). Every video also shows a generic, greyish wandering
+# object (GENERIC_SHAPES) all along; what follows is what tells the classes apart. Looks that share
+# a shape are at least a third of the colour wheel apart; within a group the shapes all differ.
+_TRIANGLE, _BAR, _HEXAGON = (
+    _look("triangle", "orange"),
+    _look("bar", "green"),
+    _look("hexagon", "blue"),
+)
+_STAR, _RING, _DIAMOND = _look("star", "blue"), _look("ring", "orange"), _look("diamond", "green")
+_LONG = (
+    # window: the class's object is on screen once, for 3-3.5 s, at a random time
+    _long_class("star appears", "window", _look("star", "yellow")),
+    _long_class("ring appears", "window", _look("ring", "cyan")),
+    _long_class("cross appears", "window", _look("cross", "red")),
+    _long_class("diamond appears", "window", _look("diamond", "magenta")),
+    # order: three objects, one at a time, again and again in the class's cyclic order; the two
+    # classes of a set show the same three objects equally often
+    _long_class("triangle-bar-hexagon", "order", _TRIANGLE, _BAR, _HEXAGON),
+    _long_class("triangle-hexagon-bar", "order", _TRIANGLE, _HEXAGON, _BAR),
+    _long_class("star-ring-diamond", "order", _STAR, _RING, _DIAMOND),
+    _long_class("star-diamond-ring", "order", _STAR, _DIAMOND, _RING),
+    # appearance (the control): the class's object is on screen all along
+    _long_class("cyan triangle", "appearance", _look("triangle", "cyan")),
+    _long_class("magenta bar", "appearance", _look("bar", "magenta")),
+    _long_class("red hexagon", "appearance", _look("hexagon", "red")),
+    _long_class("green cross", "appearance", _look("cross", "green")),
+)
+
+
 def mirror_safe(classes: Sequence[SyntheticClass]) -> list[str]:
     """Problems that would make a class list ambiguous under left-right flips ([] = none).
 
@@ -134,9 +232,20 @@ def mirror_safe(classes: Sequence[SyntheticClass]) -> list[str]:
     left`` / ``drift right``, clockwise / counterclockwise spin) cannot be learned with flip
     augmentation: half of its training clips look exactly like the other class. A class whose
     flipped motion is no class at all would be trained on clips its name does not describe.
+    Every shape must be its own mirror image (:data:`MIRROR_SYMMETRIC_SHAPES`): its orientation
+    is random, so its flipped image is then the same shape turned. (A left-right flip changes no
+    time order, so the ``long`` layout's order classes survive it; a time reversal would not:
+    it turns A-B-C into C-B-A, which is A-C-B cyclically.)
     """
     problems = []
     for cls in classes:
+        shapes = {*cls.appearance.shapes, *(look.shape for look in cls.looks)}
+        chiral = sorted(shapes - set(MIRROR_SYMMETRIC_SHAPES))
+        if chiral:
+            problems.append(
+                f"{cls.name!r}: shape(s) {chiral} are not known to be their own mirror image "
+                f"(mirror-symmetric shapes: {MIRROR_SYMMETRIC_SHAPES})"
+            )
         flipped = cls.motion.flipped()
         if flipped != cls.motion:
             twins = [
@@ -156,4 +265,6 @@ def class_list(layout: str) -> list[SyntheticClass]:
         return list(_SPORTS1M)
     if layout == "ucf101":
         return sorted(_UCF101, key=lambda c: c.name.lower())
-    raise ValueError(f"unknown layout {layout!r}; choose one of {LAYOUTS}")
+    if layout == LONG:
+        return list(_LONG)
+    raise ValueError(f"unknown layout {layout!r}; choose one of {ALL_LAYOUTS}")

@@ -20,7 +20,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from deepvideo.synthetic.catalogue import class_list
+from deepvideo.synthetic.catalogue import LONG, SyntheticClass, class_list
 from deepvideo.synthetic.encode import encode_video
 from deepvideo.synthetic.layouts import (
     YOUTUBE_URL,
@@ -29,12 +29,21 @@ from deepvideo.synthetic.layouts import (
     plan,
     seeded_rng,
 )
+from deepvideo.synthetic.long import plan_timeline
 from deepvideo.synthetic.render import render_video
 
 # The identity a manifest records. It names the module the generator first lived in and stays
 # so: a dataset generated before the move to ``deepvideo.synthetic`` is still recognised.
 GENERATOR = "deepvideo.data.synthetic"
 GENERATOR_VERSION = "1.1"
+# The long layout's own version, appended to GENERATOR_VERSION in its manifests: a change to what
+# that layout renders bumps it alone, leaving the cached datasets of the other layouts valid.
+LONG_VERSION = "1"
+
+
+def generator_version(layout: str) -> str:
+    """The version a manifest of ``layout`` records (and must record to be reused)."""
+    return f"{GENERATOR_VERSION}+long.{LONG_VERSION}" if layout == LONG else GENERATOR_VERSION
 
 
 def _make_one(job: tuple[VideoSpec, SyntheticConfig, str]) -> tuple[str, int, int]:
@@ -61,7 +70,7 @@ def _write_metadata(root: Path, config: SyntheticConfig, specs: Sequence[VideoSp
     classes = class_list(config.layout)
     _write_lines(root / "class_groups.tsv", [f"{c.name}\t{c.group}" for c in classes])
     counts: dict[str, Any] = {"classes": len(classes), "videos": len(specs)}
-    if config.layout == "sports1m":
+    if config.layout in ("sports1m", LONG):
         _write_lines(root / "labels.txt", [c.name for c in classes])
         order = seeded_rng([config.seed, 13])
         for split in ("train", "test"):
@@ -82,6 +91,8 @@ def _write_metadata(root: Path, config: SyntheticConfig, specs: Sequence[VideoSp
                 for s in specs
             ],
         )
+        if config.layout == LONG:
+            counts["events"] = _write_events(root / "events.tsv", config, specs, classes)
     else:
         lists = root / "ucfTrainTestlist"
         _write_lines(
@@ -98,6 +109,38 @@ def _write_metadata(root: Path, config: SyntheticConfig, specs: Sequence[VideoSp
             _write_lines(lists / f"testlist0{fold}.txt", [s.path for s in test], "\r\n")
             counts[f"fold{fold}"] = {"train": len(train), "test": len(test)}
     return counts
+
+
+def _write_events(
+    path: Path, config: SyntheticConfig, specs: Sequence[VideoSpec], classes: list[SyntheticClass]
+) -> int:
+    """``events.tsv`` of the long layout: when each video's class-specific objects are on screen
+    (frames ``first_frame`` to ``end_frame - 1``; seconds ``start`` to ``end``, end exclusive)."""
+    rows = ["id\tsplit\tlabel\tevent\tlook\tfirst_frame\tend_frame\tstart\tend"]
+    for spec in specs:
+        timeline = plan_timeline(spec, config, classes)
+        looks = classes[timeline.label].looks
+        for number, event in enumerate(timeline.events):
+            rows.append(
+                f"{spec.key}\t{spec.split}\t{timeline.label}\t{number}\t"
+                f"{looks[event.look].name}\t{event.first_frame}\t{event.end_frame}\t"
+                f"{event.start:.3f}\t{event.end:.3f}"
+            )
+    _write_lines(path, rows)
+    return len(rows) - 1
+
+
+def _class_record(label: int, cls: SyntheticClass) -> dict[str, Any]:
+    record = {
+        "label": label,
+        "name": cls.name,
+        "group": cls.group,
+        "appearance": asdict(cls.appearance),
+        "motion": asdict(cls.motion),
+    }
+    if cls.looks:
+        record["looks"] = [{"name": look.name, **asdict(look)} for look in cls.looks]
+    return record
 
 
 def _progress_lines(
@@ -144,21 +187,12 @@ def generate(
     counts["bytes"] = sum(size for _, _, size in results)
     manifest = {
         "generator": GENERATOR,
-        "version": GENERATOR_VERSION,
+        "version": generator_version(config.layout),
         "layout": config.layout,
         "seed": config.seed,
         "params": config.params(),
         "counts": counts,
-        "classes": [
-            {
-                "label": i,
-                "name": c.name,
-                "group": c.group,
-                "appearance": asdict(c.appearance),
-                "motion": asdict(c.motion),
-            }
-            for i, c in enumerate(class_list(config.layout))
-        ],
+        "classes": [_class_record(i, c) for i, c in enumerate(class_list(config.layout))],
         "workers": workers,
         "seconds": round(time.perf_counter() - start, 3),
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -187,7 +221,7 @@ def _matches(manifest: dict[str, Any] | None, config: SyntheticConfig) -> bool:
     return (
         manifest is not None
         and manifest.get("generator") == GENERATOR
-        and manifest.get("version") == GENERATOR_VERSION
+        and manifest.get("version") == generator_version(config.layout)
         and manifest.get("params") == config.params()
     )
 
@@ -203,8 +237,9 @@ def _mismatch_error(root: Path, manifest: dict[str, Any] | None, config: Synthet
             for key in wanted
             if have.get(key) != wanted[key]
         ]
-        if manifest.get("version") != GENERATOR_VERSION:
-            diff.insert(0, f"version={manifest.get('version')!r} (now {GENERATOR_VERSION!r})")
+        version = generator_version(config.layout)
+        if manifest.get("version") != version:
+            diff.insert(0, f"version={manifest.get('version')!r} (now {version!r})")
         what = "holds a synthetic dataset generated with different parameters: " + ", ".join(diff)
     return (
         f"data root {root} {what}; delete it (rm -r {root}) to regenerate, "

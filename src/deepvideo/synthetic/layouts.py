@@ -27,6 +27,11 @@ clips of one UCF-101 group share actor and place; fold k tests on groups {2k-1, 
 groups (7 and 8 always) train. The real quirk is kept: class ``HandstandPushups`` lives in folder
 ``HandstandPushups/`` but its files are ``v_HandStandPushups_gXX_cYY.avi``.
 
+``long`` (Ng et al. 2015's long videos): the files of ``sports1m`` exactly, with its own class
+list (:mod:`deepvideo.synthetic.long`) and one class per video (``multi_label_fraction`` does not
+apply; ``label_noise`` does), plus ``<root>/events.tsv``: when each video's class-specific objects
+are on screen (one row per event: id, split, label, event, look, frames and seconds).
+
 Determinism
 -----------
 Every video draws from its own generators, derived from ``(seed, split, index)`` (``ucf101``:
@@ -48,12 +53,16 @@ from typing import Any
 
 import numpy as np
 
-from deepvideo.synthetic.catalogue import LAYOUTS, SyntheticClass, class_list
+from deepvideo.synthetic.catalogue import ALL_LAYOUTS, LONG, SyntheticClass, class_list
 
 YOUTUBE_URL = "https://www.youtube.com/watch?v="
 ID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 ID_LAST = "AEIMQUYcgkosw048"  # an 11-char id holds 64 bits: its last character carries 4 of them
 SPLIT_CODES = {"train": 0, "test": 1}
+# Frames of a short clip at the native rate (Karpathy et al. 2014's Slow Fusion input): the long
+# layout keeps its events further apart than that.
+SHORT_CLIP_FRAMES = 10
+LONG_FIELDS = ("event_min_seconds", "event_max_seconds", "min_gap_seconds")
 
 
 @dataclass
@@ -86,6 +95,11 @@ class SyntheticConfig:
     ucf_groups: int = 8
     ucf_min_clips: int = 1
     ucf_max_clips: int = 2
+    # long layout (LONG_FIELDS: in params() only when layout == "long", so that adding them left
+    # the parameters, and so the cached datasets, of the other layouts as they were)
+    event_min_seconds: float = 3.0
+    event_max_seconds: float = 3.5
+    min_gap_seconds: float = 3.1
 
     def __post_init__(self) -> None:
         for spec in fields(self):  # coerce YAML / CLI values (15 -> 15.0, "3" -> 3)
@@ -93,8 +107,8 @@ class SyntheticConfig:
             kind = {"int": int, "float": float, "str": str}[str(spec.type)]
             setattr(self, spec.name, kind(value))
         problems = []
-        if self.layout not in LAYOUTS:
-            problems.append(f"layout must be one of {LAYOUTS}, got {self.layout!r}")
+        if self.layout not in ALL_LAYOUTS:
+            problems.append(f"layout must be one of {ALL_LAYOUTS}, got {self.layout!r}")
         if self.height < 16 or self.width < 16 or self.height % 2 or self.width % 2:
             problems.append(
                 f"height and width must be even and >= 16 (yuv420p), got {self.height}x{self.width}"
@@ -113,12 +127,42 @@ class SyntheticConfig:
             problems.append("need ucf_groups >= 6 and 1 <= ucf_min_clips <= ucf_max_clips <= 99")
         if self.jitter_px < 0 or self.gop_seconds <= 0:
             problems.append("need jitter_px >= 0 and gop_seconds > 0")
+        if self.layout == LONG and self.fps > 0:
+            problems.extend(self._long_problems())
         if problems:
             raise ValueError("invalid SyntheticConfig: " + "; ".join(problems))
 
+    def _long_problems(self) -> list[str]:
+        problems = []
+        if not 0 < self.event_min_seconds <= self.event_max_seconds:
+            problems.append("need 0 < event_min_seconds <= event_max_seconds")
+        if self.min_gap_seconds * self.fps < SHORT_CLIP_FRAMES:
+            problems.append(
+                f"min_gap_seconds * fps must be >= {SHORT_CLIP_FRAMES} so that a "
+                f"{SHORT_CLIP_FRAMES}-frame clip at the native rate never shows two events, got "
+                f"{self.min_gap_seconds} * {self.fps}"
+            )
+        # the shortest video (num_frames = round(seconds * fps)) must hold one cycle of an order
+        # class: three events and three gaps (the gap across the loop point included)
+        needed = 3 * (self.event_max_seconds + self.min_gap_seconds) + 0.5 / self.fps
+        if self.min_seconds < needed:
+            problems.append(
+                f"the long layout needs min_seconds >= 3 * (event_max_seconds + min_gap_seconds)"
+                f" + 0.5 / fps = {needed:.3f} (an order class's three events and their gaps in "
+                f"the shortest video), got {self.min_seconds} (data=synthetic_long: 20-60 s)"
+            )
+        return problems
+
     def params(self) -> dict[str, Any]:
-        """The parameters as plain JSON values (what the manifest stores and compares)."""
-        return json.loads(json.dumps(asdict(self)))
+        """The parameters as plain JSON values (what the manifest stores and compares).
+
+        The ``long`` layout's own fields (:data:`LONG_FIELDS`) appear only for that layout.
+        """
+        values = asdict(self)
+        if self.layout != LONG:
+            for name in LONG_FIELDS:
+                del values[name]
+        return json.loads(json.dumps(values))
 
     @property
     def short_side(self) -> int:
@@ -168,8 +212,13 @@ def _youtube_ids(rng: np.random.Generator, count: int) -> list[str]:
 
 
 def plan_sports1m(config: SyntheticConfig) -> list[VideoSpec]:
-    """Every video of the ``sports1m`` layout, labels and durations included, in render order."""
-    num_classes = len(class_list("sports1m"))
+    """Every video of the ``sports1m`` layout, labels and durations included, in render order.
+
+    Also the plan of the ``long`` layout (its own classes, the same files), with one class per
+    video: ``multi_label_fraction`` does not apply there.
+    """
+    num_classes = len(class_list(config.layout))
+    multi_label_fraction = 0.0 if config.layout == LONG else config.multi_label_fraction
     per_split = {"train": config.train_per_class, "test": config.test_per_class}
     ids = _youtube_ids(seeded_rng([config.seed, 11]), num_classes * sum(per_split.values()))
     label_rng = seeded_rng([config.seed, 7])
@@ -177,7 +226,7 @@ def plan_sports1m(config: SyntheticConfig) -> list[VideoSpec]:
     for split, per_class in per_split.items():
         total = num_classes * per_class
         clean = [[index % num_classes] for index in range(total)]
-        for index in label_rng.choice(total, _count(config.multi_label_fraction, total), False):
+        for index in label_rng.choice(total, _count(multi_label_fraction, total), False):
             first = clean[int(index)][0]
             second = int(label_rng.integers(0, num_classes - 1))
             clean[int(index)].append(second + (second >= first))
@@ -236,5 +285,5 @@ def plan_ucf101(config: SyntheticConfig) -> list[VideoSpec]:
 
 
 def plan(config: SyntheticConfig) -> list[VideoSpec]:
-    """Every video of ``config.layout``, in render order."""
-    return plan_sports1m(config) if config.layout == "sports1m" else plan_ucf101(config)
+    """Every video of ``config.layout``, in render order (``long``: as ``sports1m``)."""
+    return plan_ucf101(config) if config.layout == "ucf101" else plan_sports1m(config)

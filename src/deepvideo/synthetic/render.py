@@ -8,12 +8,12 @@ plan to ``(T, H, W, 3)`` uint8 RGB frames. See the package docstring for the des
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from deepvideo.synthetic.catalogue import Motion, SyntheticClass, class_list
+from deepvideo.synthetic.catalogue import LONG, Motion, SyntheticClass, class_list
 from deepvideo.synthetic.layouts import SPLIT_CODES, SyntheticConfig, VideoSpec, seeded_rng
 
 
@@ -36,6 +36,7 @@ class ObjectTrack:
     x: np.ndarray  # (T,) centre, canvas pixels
     y: np.ndarray
     theta: np.ndarray  # (T,) radians, counterclockwise on screen
+    visible: np.ndarray | None = None  # (T,) bool: the frames it is drawn in; None: every frame
 
 
 @dataclass
@@ -67,11 +68,16 @@ def _luma(rgb: np.ndarray) -> float:
     return float(rgb @ np.array([0.299, 0.587, 0.114]))
 
 
-def _hue_color(rng: np.random.Generator, luma: float, saturation: float) -> np.ndarray:
-    hue = rng.uniform(0.0, 1.0)
+def hue_color(hue: float, luma: float, saturation: float) -> np.ndarray:
+    """The RGB colour at ``hue`` on the colour wheel (0 red, 1/6 magenta, 1/3 blue, 1/2 cyan,
+    2/3 green, 5/6 yellow) with this ``saturation`` in [0, 1], scaled to luma ``luma``."""
     channels = np.array([0.0, 2.0 / 3.0, 1.0 / 3.0])  # R, G, B phase of the colour wheel
     unit = 1.0 - saturation + saturation * (0.5 + 0.5 * np.cos(2 * np.pi * (hue - channels)))
     return unit * (luma / _luma(unit))
+
+
+def _hue_color(rng: np.random.Generator, luma: float, saturation: float) -> np.ndarray:
+    return hue_color(rng.uniform(0.0, 1.0), luma, saturation)
 
 
 def _wrap(values: np.ndarray, half: np.ndarray | float) -> np.ndarray:
@@ -147,18 +153,19 @@ def _motion(
     raise ValueError(f"unknown motion kind {motion.kind!r}")
 
 
-def plan_scene(
-    spec: VideoSpec, config: SyntheticConfig, classes: Sequence[SyntheticClass] | None = None
-) -> ScenePlan:
-    """Draw every parameter of one video (cheap; no pixels)."""
-    classes = list(classes) if classes is not None else class_list(config.layout)
-    scene, clip = _generators(spec)
-    h, w, side, n = config.height, config.width, config.short_side, spec.num_frames
-    margin = config.jitter_px
-    hc, wc = h + 2 * margin, w + 2 * margin
+# --------------------------------------------------------------------- scene building blocks
+# Shared by every layout (the long layout's planner in :mod:`deepvideo.synthetic.long` included).
+# Each draws from the generators it is given, in a fixed order: the sports1m and ucf101 scenes
+# call them in the order they always drew, so their frames stay bit-identical.
+def scene_background(
+    scene: np.random.Generator, config: SyntheticConfig
+) -> tuple[np.ndarray, float]:
+    """The static background of the canvas (the frame plus a ``jitter_px`` margin on every side)
+    as ``(Hc, Wc, 3)`` float32, and its base luma: a base colour plus three low-frequency
+    sinusoids with per-channel amplitudes."""
+    side, margin = config.short_side, config.jitter_px
+    hc, wc = config.height + 2 * margin, config.width + 2 * margin
     ys, xs = np.mgrid[0:hc, 0:wc].astype(np.float32)
-
-    # Background: base colour + three low-frequency sinusoids with per-channel amplitudes.
     bg_luma = scene.uniform(40.0, 200.0)
     background = np.broadcast_to(
         _hue_color(scene, bg_luma, scene.uniform(0.0, 0.5)).astype(np.float32), (hc, wc, 3)
@@ -171,10 +178,17 @@ def plan_scene(
             + scene.uniform(0.0, 2.0 * np.pi)
         )
         background += wave[..., None] * scene.uniform(-20.0, 20.0, size=3).astype(np.float32)
+    return background, float(bg_luma)
 
-    # Distractor blobs: soft Gaussians on straight, bouncing paths.
+
+def scene_blobs(
+    scene: np.random.Generator, clip: np.random.Generator, num_frames: int, config: SyntheticConfig
+) -> list[tuple[np.ndarray, np.ndarray, float, np.ndarray]]:
+    """Distractor blobs: 1-3 soft Gaussians on straight paths bouncing off the canvas borders."""
+    side, margin = config.short_side, config.jitter_px
+    hc, wc = config.height + 2 * margin, config.width + 2 * margin
     blobs = []
-    t = np.arange(n, dtype=np.float64)
+    t = np.arange(num_frames, dtype=np.float64)
     for _ in range(int(scene.integers(config.min_distractors, config.max_distractors + 1))):
         sigma = scene.uniform(0.05, 0.09) * side
         amp = _hue_color(scene, 1.0, scene.uniform(0.3, 1.0))
@@ -184,22 +198,82 @@ def plan_scene(
         bx = _bounce(clip.uniform(0, wc) + speed * math.cos(heading) * t, wc)
         by = _bounce(clip.uniform(0, hc) + speed * math.sin(heading) * t, hc)
         blobs.append((bx, by, float(sigma), amp.astype(np.float32)))
+    return blobs
+
+
+def camera_centre(
+    scene: np.random.Generator, config: SyntheticConfig, limit: float = 2.0
+) -> np.ndarray:
+    """The centre of the objects' motion in canvas pixels (x, y): the frame centre plus a
+    Gaussian offset of std ``center_sigma`` short sides, clipped at ``limit`` std (camera bias)."""
+    sigma = config.center_sigma * config.short_side
+    margin = config.jitter_px
+    return np.array([margin + config.width / 2.0, margin + config.height / 2.0]) + np.clip(
+        scene.standard_normal(2) * sigma, -limit * sigma, limit * sigma
+    )
+
+
+def object_luma(scene: np.random.Generator, bg_luma: float) -> float:
+    """An object luma in [75, 160], at least 35 away from the background's (kept visible)."""
+    while True:
+        luma = float(scene.uniform(75.0, 160.0))
+        if abs(luma - bg_luma) >= 35.0:
+            return luma
+
+
+def camera_jitter(clip: np.random.Generator, num_frames: int, margin: int) -> np.ndarray:
+    """``(T, 2)`` integer (dy, dx) of the crop window: a random walk reflected at +-margin."""
+    jitter = np.zeros((num_frames, 2), dtype=np.int64)
+    if margin:
+        steps = clip.choice([-1, 0, 1], size=(num_frames, 2), p=[0.2, 0.6, 0.2])
+        pos = clip.integers(-1, 2, size=2)
+        for i in range(num_frames):
+            pos = pos + steps[i] if i else pos
+            for axis in range(2):
+                if abs(pos[axis]) > margin:
+                    pos[axis] = int(np.sign(pos[axis])) * (2 * margin - abs(pos[axis]))
+            jitter[i] = pos
+    return jitter
+
+
+def lighting(
+    scene: np.random.Generator, clip: np.random.Generator, num_frames: int
+) -> tuple[np.ndarray, float]:
+    """Per-frame, per-channel gain ``(T, 3)`` (a per-video gain and colour cast times a slow
+    flicker) and a per-video offset."""
+    flicker = 1.0 + np.clip(np.cumsum(clip.standard_normal(num_frames)) * 0.004, -0.04, 0.04)
+    cast = scene.uniform(0.85, 1.15) * scene.uniform(0.93, 1.07, size=3)
+    gain = (flicker[:, None] * cast[None, :]).astype(np.float32)
+    return gain, float(scene.uniform(-10.0, 10.0))
+
+
+def plan_scene(
+    spec: VideoSpec, config: SyntheticConfig, classes: Sequence[SyntheticClass] | None = None
+) -> ScenePlan:
+    """Draw every parameter of one video (cheap; no pixels).
+
+    The ``long`` layout's videos are planned by :func:`deepvideo.synthetic.long.plan_long_scene`
+    (their objects come and go along a planned timeline of events).
+    """
+    classes = list(classes) if classes is not None else class_list(config.layout)
+    if config.layout == LONG:
+        from deepvideo.synthetic.long import plan_long_scene  # it builds on this module
+
+        return plan_long_scene(spec, config, classes)
+    scene, clip = _generators(spec)
+    side, n, margin = config.short_side, spec.num_frames, config.jitter_px
+    background, bg_luma = scene_background(scene, config)
+    blobs = scene_blobs(scene, clip, n, config)
 
     # Objects: the first at the (camera-biased) centre, a second one beside it if multi-label.
-    sigma = config.center_sigma * side
-    centre = np.array([margin + w / 2.0, margin + h / 2.0]) + np.clip(
-        scene.standard_normal(2) * sigma, -2 * sigma, 2 * sigma
-    )
+    centre = camera_centre(scene, config)
     spread = 0.22 * side * (1 if scene.uniform() < 0.5 else -1)
     objects = []
     for slot, label in enumerate(spec.labels):
         cls = classes[label]
         shape = cls.appearance.shapes[int(scene.integers(0, len(cls.appearance.shapes)))]
         radius = scene.uniform(0.13, 0.17) * side
-        while True:  # keep the object visible against the background
-            obj_luma = scene.uniform(75.0, 160.0)
-            if abs(obj_luma - bg_luma) >= 35.0:
-                break
+        obj_luma = object_luma(scene, bg_luma)
         color = _hue_color(scene, obj_luma, scene.uniform(0.25, 0.7))
         theta0 = scene.uniform(0.0, 2.0 * np.pi)
         dx, dy, dtheta = _motion(cls.motion, clip, n, config)
@@ -216,24 +290,8 @@ def plan_scene(
                 theta=np.mod(theta0 + dtheta, 2.0 * np.pi),
             )
         )
-
-    # Camera jitter: an integer random walk of the crop window, reflected at +-margin.
-    jitter = np.zeros((n, 2), dtype=np.int64)
-    if margin:
-        steps = clip.choice([-1, 0, 1], size=(n, 2), p=[0.2, 0.6, 0.2])
-        pos = clip.integers(-1, 2, size=2)
-        for i in range(n):
-            pos = pos + steps[i] if i else pos
-            for axis in range(2):
-                if abs(pos[axis]) > margin:
-                    pos[axis] = int(np.sign(pos[axis])) * (2 * margin - abs(pos[axis]))
-            jitter[i] = pos
-
-    # Lighting: per-video gain, colour cast and offset; slow per-frame flicker.
-    flicker = 1.0 + np.clip(np.cumsum(clip.standard_normal(n)) * 0.004, -0.04, 0.04)
-    cast = scene.uniform(0.85, 1.15) * scene.uniform(0.93, 1.07, size=3)
-    gain = (flicker[:, None] * cast[None, :]).astype(np.float32)
-    offset = float(scene.uniform(-10.0, 10.0))
+    jitter = camera_jitter(clip, n, margin)
+    gain, offset = lighting(scene, clip, n)
     return ScenePlan(margin, background, blobs, objects, jitter, gain, offset)
 
 
@@ -257,7 +315,12 @@ def _sdf(shape: str, u: np.ndarray, v: np.ndarray, r: float) -> np.ndarray:
         )
     if shape == "ring":
         return np.abs(np.hypot(u, v) - 0.7 * r) - 0.3 * r
-    sides = {"triangle": 3, "pentagon": 5}.get(shape)
+    if shape == "diamond":  # a rhombus, half-diagonals 1.15 r and 0.7 r (distance to its edges)
+        a, b = 1.15 * r, 0.7 * r
+        return (np.abs(u) / a + np.abs(v) / b - 1.0) * (a * b / math.hypot(a, b))
+    if shape == "star":
+        return _star_sdf(u, v, 1.15 * r, 0.45)
+    sides = {"triangle": 3, "pentagon": 5, "hexagon": 6}.get(shape)
     if sides is None:
         raise ValueError(f"unknown shape {shape!r}")
     scale = 1.15 if sides == 3 else 1.0
@@ -267,6 +330,25 @@ def _sdf(shape: str, u: np.ndarray, v: np.ndarray, r: float) -> np.ndarray:
         a = 2 * math.pi * k / sides + math.pi / 2
         dist = np.maximum(dist, u * math.cos(a) + v * math.sin(a))
     return dist - apothem
+
+
+def _star_sdf(u: np.ndarray, v: np.ndarray, outer: float, inner: float) -> np.ndarray:
+    """Signed distance to a five-pointed star (a point up) of radius ``outer``; ``inner`` is the
+    radius of its concave corners as a fraction of ``outer``. Folds the plane into one half-point
+    (the star is symmetric under the 10 reflections of its dihedral group) and measures the
+    distance to that edge."""
+    k1 = np.array([0.809016994375, -0.587785252292])  # (cos 36, -sin 36)
+    k2 = np.array([-k1[0], k1[1]])
+    x, y = np.abs(u), v + 0.0 * u
+    for k in (k1, k2):
+        dot = np.maximum(k[0] * x + k[1] * y, 0.0)
+        x, y = x - 2.0 * dot * k[0], y - 2.0 * dot * k[1]
+    x = np.abs(x)
+    y = y - outer
+    ba = np.array([-k1[1] * inner, k1[0] * inner - 1.0])
+    h = np.clip((x * ba[0] + y * ba[1]) / float(ba @ ba), 0.0, outer)
+    dist = np.hypot(x - ba[0] * h, y - ba[1] * h)
+    return dist * np.sign(y * ba[0] - x * ba[1])
 
 
 def _texture(kind: str, rows: np.ndarray, cols: np.ndarray) -> np.ndarray | None:
@@ -302,7 +384,10 @@ def draw(scene: ScenePlan, config: SyntheticConfig) -> np.ndarray:
     for obj in scene.objects:
         reach = obj.radius * 1.2 + 2.0
         cos, sin = np.cos(obj.theta), np.sin(obj.theta)
-        for i in range(n):
+        shown: Iterable[int] = (
+            range(n) if obj.visible is None else np.flatnonzero(obj.visible).tolist()
+        )
+        for i in shown:
             cx, cy = float(obj.x[i]), float(obj.y[i])
             x0, x1 = max(0, math.floor(cx - reach)), min(wc, math.ceil(cx + reach) + 1)
             y0, y1 = max(0, math.floor(cy - reach)), min(hc, math.ceil(cy + reach) + 1)

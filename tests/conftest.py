@@ -39,3 +39,28 @@ def compose_cfg(tmp_path: Path) -> Callable[..., DictConfig]:
         return compose_config(name, overrides, tmp_path)
 
     return make
+
+
+# A tiny synthetic set: 12 classes x (4 train + 1 test) short videos.
+TINY = {
+    "data.generator.train_per_class": 4,
+    "data.generator.test_per_class": 1,
+    "data.generator.min_seconds": 1.5,
+    "data.generator.max_seconds": 2.0,
+}
+FAST = ["data.test_clips.clips_per_video=2", "data.test_clips.views=2", "data.num_workers=0"]
+
+
+def tiny_overrides(root: Path) -> list[str]:
+    return [f"data.root={root}", "data.workers=1"] + [f"{k}={v}" for k, v in TINY.items()]
+
+
+@pytest.fixture(scope="session")
+def tiny_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny synthetic set, generated once per test session."""
+    root = tmp_path_factory.mktemp("synthetic") / "tiny"
+    cfg = compose_config("train", tiny_overrides(root))
+    from hydra.utils import instantiate
+
+    instantiate(cfg.data, _recursive_=False).prepare_data()
+    return root

@@ -13,33 +13,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import CONF, ROOT, compose_config
+from conftest import CONF, FAST, ROOT, compose_config, tiny_overrides
 from deepvideo.training import train
 
 MODELS = sorted(p.stem for p in (CONF / "model").glob("*.yaml"))
-
-# A tiny synthetic set: 12 classes x (4 train + 1 test) short videos.
-TINY = {
-    "data.generator.train_per_class": 4,
-    "data.generator.test_per_class": 1,
-    "data.generator.min_seconds": 1.5,
-    "data.generator.max_seconds": 2.0,
-}
-FAST = ["data.test_clips.clips_per_video=2", "data.test_clips.views=2", "data.num_workers=0"]
-
-
-def tiny_overrides(root: Path) -> list[str]:
-    return [f"data.root={root}", "data.workers=1"] + [f"{k}={v}" for k, v in TINY.items()]
-
-
-@pytest.fixture(scope="session")
-def tiny_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("synthetic") / "tiny"
-    cfg = compose_config("train", tiny_overrides(root))
-    from hydra.utils import instantiate
-
-    instantiate(cfg.data, _recursive_=False).prepare_data()
-    return root
 
 
 def run_train(overrides: Sequence[str], out: Path) -> dict[str, float]:

@@ -10,7 +10,10 @@ prediction, transfer learning, reports, scripts) goes through this module:
 - :func:`stored_config` / :func:`class_names`: what the checkpoint says about its run;
 - :func:`network_state` / :func:`load_network`: the ``net.*`` weights, and the network rebuilt;
 - :func:`load_pretrained`: the weights put into a new network whose classifier may differ
-  (transfer learning, Karpathy et al. 2014, Sec. 4.2).
+  (transfer learning, Karpathy et al. 2014, Sec. 4.2);
+- :func:`expand_from`: the weights of a network with fewer frames put into one with more (the
+  network expansion of Ng et al. 2015, Sec. 3.3: 1 -> 30 -> 120 frames), every tensor that
+  matches by name and shape, with a report of what came from the checkpoint and what is new.
 """
 
 from __future__ import annotations
@@ -32,12 +35,14 @@ __all__ = [
     "HEAD_KEYS",
     "class_names",
     "describe",
+    "expand_from",
     "load_checkpoint",
     "load_network",
     "load_pretrained",
     "load_pretrained_from_config",
     "network_state",
     "stored_config",
+    "without_init_weights",
 ]
 
 # The classifier's tensors: the only ones whose shape may differ between a pretrained checkpoint
@@ -107,9 +112,18 @@ def network_state(checkpoint: dict[str, Any]) -> dict[str, torch.Tensor]:
     return {k[n:]: v for k, v in checkpoint["state_dict"].items() if k.startswith(NET_PREFIX)}
 
 
+def without_init_weights(run: DictConfig) -> DictConfig:
+    """``run`` with the frame tower's initial weights file (``model.net.frames.weights``, Ng et
+    al.'s ImageNet initialisation) unset: a network rebuilt to load a checkpoint takes every
+    weight from the checkpoint and must not need the file it was first initialised from."""
+    if OmegaConf.select(run, "model.net.frames.weights", default=None) is not None:
+        OmegaConf.update(run, "model.net.frames.weights", None)
+    return run
+
+
 def load_network(checkpoint: dict[str, Any]) -> tuple[nn.Module, DictConfig]:
     """The checkpoint's network rebuilt from its stored config, weights loaded, in eval mode."""
-    run = OmegaConf.create(stored_config(checkpoint))
+    run = without_init_weights(OmegaConf.create(stored_config(checkpoint)))
     net = instantiate(run.model.net)
     net.load_state_dict(network_state(checkpoint))
     return net.eval(), run
@@ -165,6 +179,90 @@ def load_pretrained(net: nn.Module, ckpt_path: str | Path, strict_head: bool = F
     else:
         log.info("pretrained: loaded all %d tensors from %s", len(state), path)
     return tolerated
+
+
+# A single-frame net of Karpathy et al. (features, fc6, fc7 at the top level) is the frame tower
+# of Ng et al.'s models (frames.features, frames.fc6, frames.fc7).
+FRAME_TOWER_KEYS = ("features.", "fc6.", "fc7.")
+
+
+def _source_key(key: str, source: dict[str, torch.Tensor]) -> str | None:
+    if key in source:
+        return key
+    if key.startswith("frames."):
+        bare = key[len("frames.") :]
+        if bare.startswith(FRAME_TOWER_KEYS) and bare in source:
+            return bare
+    return None
+
+
+def expand_from(net: nn.Module, ckpt_path: str | Path) -> dict[str, list[str]]:
+    """Network expansion (Ng et al. 2015, Sec. 3.3): initialise ``net`` from a checkpoint of a
+    network over fewer frames, every tensor that matches by name and shape.
+
+    The pooling models share their frame tower across time, so a 1-frame model's weights are a
+    30-frame model's, and a 30-frame one's a 120-frame one's; layers tied to the number of frames
+    (local pooling's softmax over its towers) or absent from the smaller net (the time-domain
+    convolution) keep their new initialisation. A Karpathy et al. single-frame checkpoint
+    (``features``/``fc6``/``fc7`` at the top level) fills the frame tower. Returns
+    ``{"loaded": [...], "new": [...], "mismatched": [...], "unused": [...]}`` (tensor names of
+    ``net``, and of the checkpoint for ``unused``), and logs it; raises :class:`ConfigError`
+    when nothing matches (another architecture or width).
+    """
+    path = Path(ckpt_path).expanduser()
+    checkpoint = load_checkpoint(path, what="expand.ckpt_path", require_config=False)
+    source = network_state(checkpoint)
+    target = net.state_dict()
+    loaded: list[str] = []
+    new: list[str] = []
+    mismatched: list[str] = []
+    used: set[str] = set()
+    state = dict(target)
+    for key, value in target.items():
+        src = _source_key(key, source)
+        if src is None:
+            new.append(key)
+        elif tuple(source[src].shape) != tuple(value.shape):
+            mismatched.append(key)
+        else:
+            state[key] = source[src]
+            loaded.append(key)
+            used.add(src)
+    tower = [k for k in target if k.startswith("frames.features.")]
+    if not loaded or (tower and not any(k.startswith("frames.features.") for k in loaded)):
+        raise ConfigError(
+            f"cannot expand from {path}: none of its {'frame tower ' if loaded else ''}tensors "
+            f"matches the network by name and shape; it holds "
+            f"{describe(stored_config(checkpoint))}: use a checkpoint of the same frame tower "
+            "(model.net.frames), data.recipe.width and crop size"
+        )
+    net.load_state_dict(state, strict=True)
+    report = {
+        "loaded": loaded,
+        "new": new,
+        "mismatched": mismatched,
+        "unused": sorted(k for k in source if k not in used),
+    }
+    log.info(
+        "expand: %d of %d tensors loaded from %s (%s); new: %s; shape differs (kept new): %s",
+        len(loaded),
+        len(target),
+        path,
+        _groups(loaded),
+        _groups(new) or "none",
+        _groups(mismatched) or "none",
+    )
+    return report
+
+
+def _groups(keys: list[str]) -> str:
+    """Tensor names summarised by their module, e.g. ``frames.features (10), classifier (2)``."""
+    counts: dict[str, int] = {}
+    for key in keys:
+        parts = key.split(".")
+        group = ".".join(parts[:2]) if parts[0] == "frames" and len(parts) > 2 else parts[0]
+        counts[group] = counts.get(group, 0) + 1
+    return ", ".join(f"{g} ({n})" for g, n in counts.items())
 
 
 def load_pretrained_from_config(net: nn.Module, cfg: DictConfig) -> list[str] | None:

@@ -15,7 +15,7 @@ import pytorch_lightning as pl
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from deepvideo.checkpoint import load_checkpoint, stored_config
+from deepvideo.checkpoint import load_checkpoint, stored_config, without_init_weights
 from deepvideo.runs import build, output_dir, print_summary, to_float_dict, write_metrics
 from deepvideo.scores import write_video_scores
 from deepvideo.utils.instantiate import instantiate_trainer
@@ -42,7 +42,20 @@ def run_config(cfg: DictConfig, stored: dict[str, Any]) -> DictConfig:
     for override in overrides:
         key = override.split("=", 1)[0].lstrip("+~")
         if key.startswith("data."):
-            OmegaConf.update(run, key, OmegaConf.select(cfg, key), force_add=True)
+            value = OmegaConf.select(cfg, key)
+            OmegaConf.update(run, key, value, force_add=True)
+            # a model with its own evaluation examples (Ng et al.: model.clip.test_clips) reads
+            # them from its clip node, which would win over data.test_clips: this command's
+            # setting goes there too
+            part = key.split(".")
+            if part[1] in ("test_clips", "val_clips") and OmegaConf.select(
+                run, f"data.clip.{part[1]}", default=None
+            ):
+                OmegaConf.update(run, "data.clip." + ".".join(part[1:]), value, force_add=True)
+    # Ng et al. 2015, Sec. 3.3: how a per-frame (LSTM) model's frame predictions become one
+    if cfg.get("frame_rule"):
+        OmegaConf.update(run, "module.frame_rule", cfg.frame_rule, force_add=True)
+    without_init_weights(run)
     for section in ("trainer", "logger", "paths", "seed", "task_name", "tags"):
         value = cfg.get(section)
         run[section] = OmegaConf.to_container(value) if OmegaConf.is_config(value) else value

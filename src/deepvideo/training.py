@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
 import pytorch_lightning as pl
 from omegaconf import DictConfig
 
-from deepvideo.checkpoint import load_pretrained_from_config
+from deepvideo.checkpoint import expand_from, load_pretrained_from_config
+from deepvideo.modules import FreezeLayers
 from deepvideo.runs import build, output_dir, print_summary, to_float_dict, write_metrics
 from deepvideo.utils.instantiate import instantiate_trainer
 
@@ -23,7 +25,21 @@ def train(cfg: DictConfig) -> dict[str, float]:
     # weights, unless resuming
     if cfg.get("pretrained") and not cfg.get("ckpt_path"):
         load_pretrained_from_config(module.net, cfg)
-    trainer = instantiate_trainer(cfg, net=module.net)
+    # network expansion (Ng et al. 2015, Sec. 3.3): start from a model over fewer frames
+    if cfg.get("expand_from") and not cfg.get("ckpt_path"):
+        report = expand_from(module.net, cfg.expand_from)
+        out = output_dir(cfg)
+        out.mkdir(parents=True, exist_ok=True)
+        summary = {"ckpt_path": str(cfg.expand_from), **report}
+        (out / "expansion.json").write_text(json.dumps(summary, indent=2) + "\n")
+    # a model that trains only some of its layers (Ng et al. Table 2's "(fc)" LSTM: model.trainable)
+    extra = []
+    trainable = cfg.model.get("trainable")
+    callbacks = cfg.get("callbacks") or {}
+    freezing = any(n and "FreezeLayers" in str(n.get("_target_", "")) for n in callbacks.values())
+    if trainable and not freezing:
+        extra.append(FreezeLayers(trainable=list(trainable)))
+    trainer = instantiate_trainer(cfg, net=module.net, extra_callbacks=extra)
     if cfg.get("train", True):
         trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
     metrics: dict[str, Any] = dict(trainer.callback_metrics)

@@ -8,6 +8,12 @@ validation metric plateaus).
 Training sees one clip per video. Validation and test see several clips per video, each as
 ``V`` views (crops/flips, batch shape ``(B, V, C, T, H, W)``): view probabilities are averaged into
 a clip prediction, and clips into a video prediction (:class:`deepvideo.metrics.VideoLevelMetrics`).
+
+A network with per-frame outputs (``net.frame_outputs``: the deep LSTM of Ng et al. 2015, Sec.
+3.2) returns ``(B, T, num_classes)`` logits: training backpropagates the video's label at every
+frame with the gain ``g`` rising linearly from 0 to 1 over the frames (Sec. 3.3, "LSTM Training"),
+and evaluation turns the per-frame softmax into one score per example by ``frame_rule``, one of
+Sec. 3.3's four inference rules (``last``, ``max``, ``sum``, ``weighted``).
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from deepvideo.metrics import VideoLevelMetrics, hits_at_k
+from deepvideo.models.lstm import INFERENCE_RULES, combine_frames, frame_gains
 
 LOSSES = ("softmax", "bce")
 
@@ -37,10 +44,17 @@ class VideoClassifier(pl.LightningModule):
         monitor_mode: str = "max",
         loss: str = "softmax",
         top_k: Sequence[int] = (1, 5),
+        frame_rule: str = "weighted",
     ) -> None:
         super().__init__()
         if loss not in LOSSES:
             raise ValueError(f"module.loss must be one of {LOSSES}, got {loss!r}")
+        if frame_rule not in INFERENCE_RULES:
+            raise ValueError(
+                f"module.frame_rule must be one of {INFERENCE_RULES} (Ng et al. 2015, Sec. 3.3), "
+                f"got {frame_rule!r}"
+            )
+        self.frame_rule = frame_rule
         self.net = net
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
@@ -65,17 +79,42 @@ class VideoClassifier(pl.LightningModule):
     def forward(self, video: torch.Tensor) -> torch.Tensor:
         return self.net(video)
 
+    @property
+    def frame_outputs(self) -> bool:
+        """Whether the network predicts at every frame (``(B, T, num_classes)`` logits)."""
+        return bool(getattr(self.net, "frame_outputs", False))
+
     def loss(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """Softmax cross-entropy against the label set spread evenly (multi-label), or BCE."""
+        """Softmax cross-entropy against the label set spread evenly (multi-label), or BCE.
+
+        Per-frame logits ``(B, T, C)``: the loss at every frame, weighted by the gain ``g_t``
+        (0 at the first frame, 1 at the last), ``sum_t g_t loss_t / sum_t g_t``.
+        """
+        if logits.ndim == 3:
+            b, t, c = logits.shape
+            frames = logits.reshape(b * t, c)
+            per_frame = self._loss(frames, target.repeat_interleave(t, dim=0), "none").view(b, t)
+            gains = frame_gains(t, device=logits.device)
+            return (per_frame * gains).sum(1).mean() / gains.sum()
+        return self._loss(logits, target, "mean")
+
+    def _loss(self, logits: torch.Tensor, target: torch.Tensor, reduction: str) -> torch.Tensor:
         if self.loss_name == "bce":
-            return F.binary_cross_entropy_with_logits(logits, target)
+            out = F.binary_cross_entropy_with_logits(logits, target, reduction="none").mean(-1)
+            return out.mean() if reduction == "mean" else out
         soft = target / target.sum(dim=-1, keepdim=True).clamp_min(1.0)
-        return F.cross_entropy(logits, soft)
+        return F.cross_entropy(logits, soft, reduction=reduction)
+
+    def scores(self, logits: torch.Tensor) -> torch.Tensor:
+        """Class probabilities of each example: the softmax, or for per-frame logits the
+        per-frame softmax combined by ``frame_rule`` (Sec. 3.3)."""
+        probs = logits.float().softmax(-1)
+        return combine_frames(probs, self.frame_rule) if probs.ndim == 3 else probs
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         logits = self(batch["video"])
         loss = self.loss(logits.float(), batch["label"])
-        hit = hits_at_k(logits.detach(), batch["label"], 1).float().mean()
+        hit = hits_at_k(self.scores(logits.detach()), batch["label"], 1).float().mean()
         self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=True)
         self.log("train/clip_hit@1", hit, prog_bar=True, on_step=False, on_epoch=True)
         return loss
@@ -85,8 +124,7 @@ class VideoClassifier(pl.LightningModule):
         if video.ndim == 5:
             video = video.unsqueeze(1)
         b, v = video.shape[:2]
-        logits = self(video.flatten(0, 1))
-        return logits.float().softmax(-1).view(b, v, -1).mean(1)
+        return self.scores(self(video.flatten(0, 1))).view(b, v, -1).mean(1)
 
     def _eval_step(self, batch: dict[str, torch.Tensor], metrics: VideoLevelMetrics) -> None:
         probs = self.clip_probabilities(batch["video"])

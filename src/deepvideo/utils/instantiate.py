@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Sequence
 from typing import Any
 
 import pytorch_lightning as pl
@@ -42,14 +43,20 @@ def is_distributed(cfg: DictConfig) -> bool:
     return count * int(cfg.trainer.get("num_nodes", 1) or 1) > 1 or world > 1
 
 
-def instantiate_trainer(cfg: DictConfig, net: nn.Module | None = None, **kwargs: Any) -> pl.Trainer:
-    """The trainer of ``cfg.trainer`` with callbacks and loggers; ``precision: auto`` resolved,
-    by measuring ``net`` at the run's batch shape where that decides it."""
+def instantiate_trainer(
+    cfg: DictConfig,
+    net: nn.Module | None = None,
+    extra_callbacks: Sequence[Any] = (),
+    **kwargs: Any,
+) -> pl.Trainer:
+    """The trainer of ``cfg.trainer`` with callbacks (``cfg.callbacks``, then
+    ``extra_callbacks``) and loggers; ``precision: auto`` resolved, by measuring ``net`` at the
+    run's batch shape where that decides it."""
     # every replica must use the same precision: under DDP the rule decides, not a measurement
     shape = batch_shape(cfg) if net is not None and not is_distributed(cfg) else None
     precision = resolve_precision(cfg.trainer.get("precision", "auto"), net, shape)
     log.info("precision: %s", precision)
-    callbacks = instantiate_group(cfg.get("callbacks"))
+    callbacks = instantiate_group(cfg.get("callbacks")) + list(extra_callbacks)
     loggers = instantiate_group(cfg.get("logger"))
     return instantiate(
         cfg.trainer, callbacks=callbacks, logger=loggers or False, precision=precision, **kwargs

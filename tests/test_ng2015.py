@@ -192,6 +192,19 @@ def test_network_expansion_run_writes_what_it_loaded(tiny_root: Path, tmp_path: 
     report = json.loads((tmp_path / "thirty" / "expansion.json").read_text())
     assert report["ckpt_path"] == str(ckpt) and report["new"] == []
     assert any(k.startswith("frames.features.conv1") for k in report["loaded"])
+    # Table 2's "(fc)" LSTM: the single-frame CNN frozen, only the LSTM and softmax trained
+    run_train(
+        ["model=lstm_fc", f"expand_from={ckpt}", "data.ng2015.frames=6", *base], tmp_path / "fc"
+    )
+    before = torch.load(ckpt, weights_only=False)["state_dict"]
+    after = torch.load(tmp_path / "fc" / "checkpoints" / "last.ckpt", weights_only=False)
+    after = after["state_dict"]
+    frozen = [k for k in after if k.startswith("net.frames.") and "num_batches" not in k]
+    assert frozen and all(torch.equal(after[k], before[k]) for k in frozen)
+    trained = [k for k in after if k.startswith("net.lstm.")]
+    assert trained
+    report = json.loads((tmp_path / "fc" / "expansion.json").read_text())
+    assert any(k.startswith("lstm.") for k in report["new"])
 
 
 def test_lstm_eval_rules_and_running_prediction(tiny_root: Path, tmp_path: Path) -> None:

@@ -89,34 +89,35 @@ def _env() -> dict[str, str]:
 
 
 def train_experiment(
-    experiment: str,
+    experiment: str | None,
     run_dir: Path,
     epochs: int | None = None,
     overrides: Sequence[str] = (),
     train_script: Path = PROJECT_ROOT / "src" / "train.py",
     log_name: str = "report_table1.log",
 ) -> RunRecord:
-    """Train and test one experiment with ``src/train.py`` into ``run_dir``; time it."""
+    """Train and test one experiment (or, with ``experiment=None``, the run the overrides
+    describe) with ``src/train.py`` into ``run_dir``; time it."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     command = [
         sys.executable,
         str(train_script),
-        f"experiment={experiment}",
+        *([f"experiment={experiment}"] if experiment else []),
         f"hydra.run.dir={run_dir}",
         *([f"trainer.max_epochs={epochs}"] if epochs else []),
         *overrides,
     ]
-    log.info("training %s: %s", experiment, " ".join(command))
+    log.info("training %s: %s", experiment or run_dir.name, " ".join(command))
     start = time.perf_counter()
     with open(run_dir / log_name, "w") as out:
         result = subprocess.run(command, stdout=out, stderr=subprocess.STDOUT, env=_env())
     wall = time.perf_counter() - start
     if result.returncode != 0:
         raise RuntimeError(
-            f"training {experiment} failed (exit {result.returncode}); see {run_dir / log_name}"
+            f"training {experiment or run_dir.name} failed (exit {result.returncode}); see {run_dir / log_name}"
         )
-    return RunRecord(experiment, run_dir, wall, read_metrics(run_dir))
+    return RunRecord(experiment or run_dir.name, run_dir, wall, read_metrics(run_dir))
 
 
 def evaluate_checkpoint(

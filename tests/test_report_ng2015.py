@@ -1,0 +1,79 @@
+"""The Ng et al. 2015 report's arithmetic: per-group hits, mean ± sd cells, the findings rule."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from deepvideo.reports.ng2015 import (
+    RUNS,
+    RunResults,
+    _runs,
+    difference,
+    group_hits,
+    markdown_report,
+    mean_sd,
+)
+from deepvideo.scores import VideoScores
+
+
+def _scores(scores: list[list[float]], labels: list[int]) -> VideoScores:
+    targets = torch.zeros(len(labels), 3)
+    targets[torch.arange(len(labels)), torch.tensor(labels)] = 1
+    return VideoScores(
+        scores=torch.tensor(scores),
+        targets=targets,
+        video_ids=[f"v{i}" for i in range(len(labels))],
+        class_names=["a", "b", "c"],
+        model="m",
+        class_groups={"a": "window", "b": "window", "c": "order"},
+    )
+
+
+def test_group_hits_counts_videos_of_each_group() -> None:
+    scores = _scores(
+        [[0.9, 0.1, 0.0], [0.8, 0.2, 0.0], [0.1, 0.15, 0.7], [0.5, 0.4, 0.1]],
+        [0, 1, 2, 2],
+    )
+    hits = group_hits(scores)
+    assert hits["window"][0] == pytest.approx(0.5)  # video 0 right, video 1 wrong
+    assert hits["order"][0] == pytest.approx(0.5)  # video 2 right, video 3 wrong
+    # AP of class a: positives {v0}, ranked first -> 1; class b: positive v1 ranked 2nd of 4 by b
+    assert hits["window"][1] == pytest.approx((1.0 + 0.5) / 2)
+
+
+def _result(name: str, window: list[float], order: list[float]) -> RunResults:
+    run = next(r for r in RUNS if r.name == name)
+    res = RunResults(run)
+    for w, o in zip(window, order, strict=True):
+        res.metrics.append({"test/clip_hit@1": w, "test/video_hit@1": w, "test/video_hit@5": 1.0})
+        res.groups.append({"window": (w, w), "order": (o, o)})
+        res.wall_s.append(10.0)
+    return res
+
+
+def test_findings_hold_only_at_every_seed_beyond_the_spread() -> None:
+    results = {
+        "single_frame": _result("single_frame", [0.2, 0.3, 0.25], [0.5, 0.5, 0.5]),
+        "conv_pooling_30": _result("conv_pooling_30", [0.6, 0.7, 0.65], [0.5, 0.45, 0.55]),
+        "lstm_30": _result("lstm_30", [0.6, 0.6, 0.6], [0.9, 0.4, 0.6]),
+    }
+    diffs, holds = difference(results, "single_frame", "conv_pooling_30", "window")
+    assert diffs == pytest.approx([0.4, 0.4, 0.4]) and holds
+    diffs, holds = difference(results, "conv_pooling_30", "lstm_30", "order")
+    assert diffs == pytest.approx([0.4, -0.05, 0.05]) and not holds
+    text = markdown_report(results, {"seeds": {"0": {}, "1": {}, "2": {}}, "machine": "cpu"})
+    assert "conv pooling beats the single frame on the `window` classes" in text
+    assert "**holds**" in text and "**not significant at 3 seeds**" in text
+    assert "65.0 ± 5.0 (60.0, 70.0, 65.0)" in text
+
+
+def test_mean_sd_and_run_dependencies() -> None:
+    assert mean_sd([1.0, 3.0]) == (2.0, pytest.approx(math.sqrt(2)))
+    assert mean_sd([5.0]) == (5.0, 0.0)
+    names = [r.name for r in _runs(["conv_pooling_120"])]
+    assert names == ["alexnet_1", "conv_pooling_30", "conv_pooling_120"]
+    with pytest.raises(Exception, match="unknown run"):
+        _runs(["no_such_run"])

@@ -97,6 +97,8 @@ def test_one_crop_and_flip_for_every_frame_of_an_example(tiny_root: Path) -> Non
     dm = instantiate(cfg.data, _recursive_=False)
     dm.setup("fit")
     data: ClipDataset = dm.dataset("train")
+    # the synthetic root's class groups reach the DataModule (and video_scores.pt, reports)
+    assert set(dm.class_groups.values()) == {"motion", "appearance", "both"}
     frames = torch.arange(72 * 96, dtype=torch.uint8).reshape(1, 72, 96, 1).repeat(10, 1, 1, 3)
     out = data.transform.train(frames, np.random.default_rng(3))
     assert torch.equal(out[:, 0], out[:, -1])  # the same crop/flip on the first and last frame

@@ -36,6 +36,7 @@ from urllib.parse import parse_qs, urlparse
 from deepvideo.data.datamodule import DataNotFoundError, VideoDataModule
 from deepvideo.data.datasets import VideoItem
 from deepvideo.data.metadata import filter_by_duration, load_metadata
+from deepvideo.data.ucf101 import CLASS_GROUPS, parse_class_groups
 from deepvideo.data.video import VIDEO_EXTENSIONS
 from deepvideo.errors import ConfigError, PartitionFormatError
 
@@ -219,6 +220,14 @@ class Sports1MDataModule(VideoDataModule):
         self.allow_test_in_train = allow_test_in_train
         self.duplicates: dict[str, dict[str, list[int]]] = {}
         self.test_in_train: list[str] = []
+
+    @property
+    def class_groups(self) -> dict[str, str]:
+        """ClassName -> group from ``<root>/class_groups.tsv`` where the root has one (the
+        synthetic benchmarks: motion / appearance / both; window / order / appearance), so that
+        per-video scores and reports can break results down by group; ``{}`` otherwise."""
+        path = self.root / CLASS_GROUPS
+        return parse_class_groups(path) if path.is_file() else {}
 
     def video_folder(self) -> Path:
         return self.root / self.video_dir

@@ -1,15 +1,20 @@
 #!/usr/bin/env python
 """Table 1 of Karpathy et al. 2014 on the synthetic benchmark (or any dataset), in one command.
 
-Trains every Table 1 experiment (``conf/experiment/table1_*.yaml``) with ``src/train.py``, one
-after the other, measures every model's training clips/s back to back on the same batches,
-evaluates the CNN average ensemble (Single+Early+Late+Slow) on the members' test clips and
-writes a markdown table (with chance, the command, the machine and wall times) plus a JSON
-manifest of the run directories next to it. Examples::
+Trains every Table 1 experiment (``conf/experiment/table1_*.yaml``) with ``src/train.py`` at
+seeds 0..N-1 (``--seeds N``, default 3; ``seed=S`` passed to each run), one after the other,
+measures every model's training clips/s back to back on the same batches (once), evaluates the
+CNN average ensemble (Single+Early+Late+Slow) of each seed's members on their test clips and
+writes a markdown table (every metric as mean ± sd over the seeds with the per-seed values; with
+chance, the command, the machine, the precision of the runs, per-group video Hit@1, the findings
+that hold at every seed and wall times) plus a JSON manifest of the run directories per seed next
+to it. Examples::
 
-    python scripts/report_table1.py                          # all rows, default epochs
+    python scripts/report_table1.py                          # all rows at 3 seeds, default epochs
+    python scripts/report_table1.py --seeds 1                # one run per row (no spread)
     python scripts/report_table1.py --epochs 25 --models single_frame slow_fusion
     python scripts/report_table1.py --skip-train             # rebuild the table from the manifest
+    python scripts/report_table1.py --resume --seeds 5       # reuse seeds 0-2, train seeds 3, 4
     python scripts/report_table1.py --out reports/table1_sports1m.md data=sports1m data.root=DIR
 
 Other arguments are Hydra overrides passed to every training run.
@@ -60,7 +65,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--log-dir",
         type=Path,
         default=ROOT / "logs" / "table1",
-        help="where the runs go (<log-dir>/<time>/<experiment>)",
+        help="where the runs go (<log-dir>/<time>/seed<S>/<experiment>)",
+    )
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        default=None,
+        metavar="N",
+        help="train every row at seeds 0..N-1 (default 3; with --skip-train: the seeds the "
+        "manifest records for every row; --seeds 1: one run per row)",
     )
     parser.add_argument(
         "--skip-train",
@@ -85,6 +98,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"unknown models {unknown}; choose from {MODELS}")
     if args.epochs is not None and args.epochs < 1:
         parser.error("--epochs must be >= 1")
+    if args.seeds is not None and args.seeds < 1:
+        parser.error("--seeds must be >= 1")
+    if any(o.lstrip("+").split("=", 1)[0] == "seed" for o in overrides):
+        parser.error("the report passes seed=S to every run itself: use --seeds N")
     logging.basicConfig(
         level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s"
     )
@@ -103,6 +120,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ensemble=not args.no_ensemble,
         command=command,
         title=args.title,
+        seeds=args.seeds,
     )
     out = run_or_exit(run_table1, options)
     print(out.read_text())

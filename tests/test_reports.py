@@ -33,8 +33,24 @@ from deepvideo.reports.ensemble import (
 )
 from deepvideo.reports.experiments import RunRecord
 from deepvideo.reports.figures import plot_multires_filters, write_figures
-from deepvideo.reports.table1 import Table1Options, manifest_run_dir, run_table1
-from deepvideo.reports.table1_markdown import PAPER_BASELINE, markdown_table1
+from deepvideo.reports.table1 import (
+    Table1Options,
+    group_video_hits,
+    manifest_run_dir,
+    run_precision,
+    run_table1,
+    runs_by_seed,
+)
+from deepvideo.reports.table1_markdown import (
+    PAPER_BASELINE,
+    SeedResults,
+    difference_holds,
+    finding_line,
+    markdown_table1,
+    precision_summary,
+    seed_cell,
+    seed_difference,
+)
 from deepvideo.reports.table2 import Table2Options, run_table2
 from deepvideo.scores import VideoScores, load_video_scores
 from deepvideo.training import train
@@ -110,6 +126,14 @@ def test_ensemble_averages_its_members_and_evaluates(
     assert saved.class_names[0] == "drift up"
 
 
+def first_table(text: str) -> list[str]:
+    """The lines of the first markdown table in ``text``."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("| "))
+    end = next((i for i in range(start, len(lines)) if not lines[i].startswith("| ")), len(lines))
+    return lines[start:end]
+
+
 def test_table1_from_existing_runs(tiny_runs: dict[str, Path], tmp_path: Path) -> None:
     out = tmp_path / "table1.md"
     manifest = {"runs": {f"table1_{m}": {"run_dir": str(d)} for m, d in tiny_runs.items()}}
@@ -125,7 +149,7 @@ def test_table1_from_existing_runs(tiny_runs: dict[str, Path], tmp_path: Path) -
         )
     )
     text = out.read_text()
-    rows = [line for line in text.splitlines() if line.startswith("| ")]
+    rows = first_table(text)
     assert rows[0].startswith("| Model | Clip Hit@1 | Video Hit@1 | Video Hit@5 | train clips/s")
     labels = [row.split("|")[1].strip() for row in rows[2:]]
     assert labels == [
@@ -137,11 +161,24 @@ def test_table1_from_existing_runs(tiny_runs: dict[str, Path], tmp_path: Path) -
     for row in rows[3:5]:
         assert float(row.split("|")[5]) > 0  # clips/s
     assert "Chance" in text and "--skip-train" in text and "Machine" in text
+    # the single-seed manifest is read as seed 0: single values, no spread
+    assert "- **Seeds**: 0 (one run per row" in text and "±" not in text
+    assert "- **Precision**: not recorded" in text  # in-process fixture runs have no log
     written = json.loads(out.with_suffix(".json").read_text())
+    assert written["seeds"] == [0]
+    assert written["runs"]["table1_single_frame"]["0"]["run_dir"] == str(tiny_runs["single_frame"])
     assert set(written["throughput_clips_per_s"]) == {f"table1_{m}" for m in MODELS}
-    assert written["ensemble"]["metrics"]["test/videos"] == 12
+    assert written["ensemble"]["seeds"]["0"]["metrics"]["test/videos"] == 12
+    # per-group hits of the ensemble (the fixture runs wrote no video_scores.pt of their own)
+    assert set(written["groups"]["0"]) == {"cnn_average"}
+    assert set(written["groups"]["0"]["cnn_average"]) == {"motion", "appearance", "both"}
+    assert "| CNN Average | " in text
     with pytest.raises(ConfigError, match="records no run"):
         run_table1(Table1Options(experiments=["table1_late_fusion"], out=out, skip_train=True))
+    with pytest.raises(ConfigError, match="at seed 1"):
+        run_table1(
+            Table1Options(experiments=["table1_single_frame"], out=out, skip_train=True, seeds=2)
+        )
 
 
 def test_table1_markdown_marks_the_papers_feature_histogram_baseline() -> None:
@@ -269,9 +306,14 @@ def test_figures_are_written_as_png(tiny_runs: dict[str, Path], tmp_path: Path) 
 
 
 def test_report_script_trains_the_missing_rows(tiny_runs: dict[str, Path], tmp_path: Path) -> None:
-    """``--resume`` reuses the manifest's run and trains the other row with ``src/train.py``."""
+    """``--resume --seeds 2`` reuses the manifest's runs and trains the other row at each seed
+    with ``src/train.py`` (``seed=S``); the cells aggregate the seeds, the ensemble is per seed."""
     out = tmp_path / "table1.md"
-    manifest = {"runs": {"table1_single_frame": {"run_dir": str(tiny_runs["single_frame"])}}}
+    single = str(tiny_runs["single_frame"])
+    # (the fixture's one run stands for both seeds of the single frame, to train only one row)
+    manifest = {
+        "runs": {"table1_single_frame": {"0": {"run_dir": single}, "1": {"run_dir": single}}}
+    }
     out.with_suffix(".json").write_text(json.dumps(manifest))
     root = tiny_runs["single_frame"].parent / "tiny"
     script = load_script("report_table1")
@@ -280,6 +322,8 @@ def test_report_script_trains_the_missing_rows(tiny_runs: dict[str, Path], tmp_p
         "single_frame",
         "late_fusion",
         "--resume",
+        "--seeds",
+        "2",
         "--out",
         str(out),
         "--log-dir",
@@ -292,9 +336,155 @@ def test_report_script_trains_the_missing_rows(tiny_runs: dict[str, Path], tmp_p
         *FAST,
     ]
     assert script.main(args) == 0
-    runs = json.loads(out.with_suffix(".json").read_text())["runs"]
-    assert runs["table1_single_frame"]["run_dir"] == str(tiny_runs["single_frame"])
-    late = Path(runs["table1_late_fusion"]["run_dir"])
-    assert late.parent.parent == tmp_path / "logs" and (late / "metrics.json").is_file()
+    written = json.loads(out.with_suffix(".json").read_text())
+    runs = written["runs"]
+    assert written["seeds"] == [0, 1]
+    assert [runs["table1_single_frame"][s]["run_dir"] for s in ("0", "1")] == [single, single]
+    for seed in (0, 1):
+        late = Path(runs["table1_late_fusion"][str(seed)]["run_dir"])
+        assert late.name == "table1_late_fusion" and late.parent.name == f"seed{seed}"
+        assert late.parent.parent.parent == tmp_path / "logs" and (late / "metrics.json").is_file()
+        overrides = (late / ".hydra" / "overrides.yaml").read_text().splitlines()
+        assert f"- seed={seed}" in overrides
+        assert (late / "video_scores.pt").is_file()
+        assert runs["table1_late_fusion"][str(seed)]["precision"] == run_precision(late)
+        assert run_precision(late)
+        assert written["ensemble"]["seeds"][str(seed)]["metrics"]["test/videos"] == 12
+        assert "cnn_average" in written["groups"][str(seed)]
+    precision = runs["table1_late_fusion"]["0"]["precision"]
     text = out.read_text()
-    assert "| Late Fusion |" in text and "| CNN Average (Single+Late) |" in text
+    rows = {line.split("|")[1].strip(): line for line in first_table(text)}
+    assert " ± " in rows["Late Fusion"] and " ± " in rows["CNN Average (Single+Late)"]
+    assert "- **Seeds**: 0, 1: " in text
+    assert f"- **Precision**: `{precision}`: Late Fusion; not recorded: Single-Frame" in text
+    assert "Video Hit@1 (%) by class group" in text
+    assert "Findings at 2 seeds" in text
+    finding = next(line for line in text.splitlines() if line.startswith("- Late Fusion − Single"))
+    assert finding.endswith(
+        ("**not significant at 2 seeds**.", "mean larger than its standard deviation).")
+    )
+
+
+# ------------------------------------------------------------------------ seeds and spread
+def test_seed_cells_are_mean_sd_and_the_values() -> None:
+    assert seed_cell([0.25, 0.30, 0.35]) == "30.0 ± 5.0 (25.0, 30.0, 35.0)"
+    assert seed_cell([0.4]) == "40.0"
+    assert seed_cell([]) == seed_cell([None]) == "—"
+    assert seed_cell([0.2, None]) == "20.0 (20.0, —)"
+    assert seed_cell([232.4, 240.0], scale=1.0, digits=0) == "236 ± 5 (232, 240)"
+
+
+def test_table1_markdown_aggregates_the_seeds() -> None:
+    def seed(s: int) -> SeedResults:
+        single, slow = (0.25, 0.30, 0.35)[s], (0.50, 0.60, 0.55)[s]
+        return SeedResults(
+            records=[
+                RunRecord(
+                    "table1_single_frame", Path("sf"), 100.0 + s, {"test/video_hit@1": single}
+                ),
+                RunRecord("table1_slow_fusion", Path("sl"), 200.0, {"test/video_hit@1": slow}),
+            ],
+            groups={
+                "table1_single_frame": {"motion": 0.1, "appearance": (0.5, 0.6, 0.4)[s]},
+                "table1_slow_fusion": {"motion": (0.6, 0.7, 0.65)[s], "appearance": 0.5},
+            },
+            group_videos={"motion": 40, "appearance": 50},
+        )
+
+    header = {"Machine": "a CPU", "Precision": "`32-true` in every training run"}
+    text = markdown_table1({s: seed(s) for s in range(3)}, {}, None, [], None, {}, header=header)
+    lines = text.splitlines()
+    assert lines[2].startswith("- **Seeds**: 0, 1, 2: every row trained once per seed")
+    assert lines[3:5] == [
+        "- **Machine**: a CPU",
+        "- **Precision**: `32-true` in every training run",
+    ]
+    assert (
+        "| Single-Frame | — | 30.0 ± 5.0 (25.0, 30.0, 35.0) | — | — | 101 ± 1 (100, 101, 102) |"
+        in text
+    )
+    assert (
+        "| Slow Fusion | — | 55.0 ± 5.0 (50.0, 60.0, 55.0) | — | — | 200 ± 0 (200, 200, 200) |"
+        in text
+    )
+    assert "| Model | motion (40 videos) | appearance (50 videos) |" in text
+    assert "| Slow Fusion | 65.0 ± 5.0 (60.0, 70.0, 65.0) | 50.0 ± 0.0 (50.0, 50.0, 50.0) |" in text
+    assert (
+        "- Slow Fusion − Single-Frame, video Hit@1: +25.0 ± 5.0 points (+25.0, +30.0, +20.0): "
+        "**holds** (same sign at all 3 seeds, mean larger than its standard deviation)."
+    ) in lines
+    assert (
+        "- Slow Fusion − Single-Frame, video Hit@1 on the `appearance` classes: +0.0 ± 10.0 "
+        "points (+0.0, -10.0, +10.0): **not significant at 3 seeds**."
+    ) in lines
+    with pytest.raises(ValueError, match="SeedResults"):
+        markdown_table1({0: seed(0)}, {}, object(), [], None, {})
+
+
+def test_a_difference_holds_only_with_one_sign_and_mean_above_sd() -> None:
+    assert difference_holds([0.20, 0.25, 0.22])
+    assert difference_holds([-0.20, -0.25, -0.22])  # a consistent loss holds too
+    assert not difference_holds([0.20, -0.01, 0.30])  # the sign flips at one seed
+    assert not difference_holds([0.01, 0.50, 0.02])  # one sign, but the mean is below the sd
+    assert not difference_holds([0.20])  # no spread at one seed
+    assert not difference_holds([0.0, 0.0])
+    diff = seed_difference({0: 0.30, 1: 0.35, 2: 0.25, 3: None}, {0: 0.55, 1: 0.60, 2: 0.45})
+    assert diff.seeds == (0, 1, 2) and diff.holds
+    assert finding_line("b − a", diff) == (
+        "- b − a: +23.3 ± 2.9 points (+25.0, +25.0, +20.0): **holds** (same sign at all 3 "
+        "seeds, mean larger than its standard deviation)."
+    )
+    noisy = seed_difference({0: 0.3, 1: 0.3}, {0: 0.4, 1: 0.25})
+    assert finding_line("b − a", noisy).endswith("**not significant at 2 seeds**.")
+    one = seed_difference({0: 0.3}, {0: 0.5})
+    assert (
+        finding_line("b − a", one)
+        == "- b − a: +20.0 points (seed 0): **not significant at 1 seed**."
+    )
+
+
+def test_the_manifest_records_runs_per_seed_and_reads_the_old_format_as_seed_0(
+    tmp_path: Path,
+) -> None:
+    old = {"runs": {"table1_single_frame": {"run_dir": "logs/sf", "wall_s": 3.0}}}
+    assert runs_by_seed(old) == {"table1_single_frame": {0: {"run_dir": "logs/sf", "wall_s": 3.0}}}
+    new = {"runs": {"table1_slow_fusion": {"0": {"run_dir": "logs/s0"}, "1": {"run_dir": "/s1"}}}}
+    assert runs_by_seed(new) == {
+        "table1_slow_fusion": {0: {"run_dir": "logs/s0"}, 1: {"run_dir": "/s1"}}
+    }
+    path = tmp_path / "table1.json"
+    path.write_text(json.dumps(new))
+    assert manifest_run_dir(path, "slow_fusion") == ROOT / "logs" / "s0"
+    assert manifest_run_dir(path, "slow_fusion", seed=1) == Path("/s1")
+    assert manifest_run_dir(path, "slow_fusion", seed=2) is None
+    assert manifest_run_dir(path, "single_frame") is None
+    with pytest.raises(ConfigError, match="sets seed=S itself"):
+        run_table1(Table1Options(out=tmp_path / "t.md", overrides=["seed=3"]))
+
+
+def test_precision_and_group_hits_of_a_run(tmp_path: Path) -> None:
+    (tmp_path / "report_table1.log").write_text(
+        "[t][deepvideo.utils.hardware][INFO] - precision auto -> bf16-mixed: a step takes ...\n"
+        "[t][deepvideo.utils.instantiate][INFO] - precision: bf16-mixed\n"
+    )
+    assert run_precision(tmp_path) == "bf16-mixed" and run_precision(tmp_path / "none") is None
+    assert precision_summary({"table1_single_frame": {0: "32-true", 1: "32-true"}}) == (
+        "`32-true` in every training run"
+    )
+    mixed = {
+        "table1_single_frame": {0: "32-true", 1: "32-true"},
+        "table1_slow_fusion": {0: "32-true", 1: None},
+    }
+    assert (
+        precision_summary(mixed)
+        == "`32-true`: Single-Frame, Slow Fusion (seed 0); not recorded: Slow Fusion (seed 1)"
+    )
+    # videos: a (motion) hit, a (motion) missed, c (appearance) hit, b+c counted as b
+    # (appearance, its first label) missed, one without a label in no group
+    scores = torch.tensor(
+        [[0.9, 0.1, 0.0], [0.2, 0.7, 0.1], [0.1, 0.2, 0.7], [0.6, 0.3, 0.1], [0.3, 0.3, 0.4]]
+    )
+    targets = torch.tensor([[1.0, 0, 0], [1, 0, 0], [0, 0, 1], [0, 1, 1], [0, 0, 0]])
+    groups = {"a": "motion", "b": "appearance", "c": "appearance", "d": "both"}
+    hits, counts = group_video_hits(scores, targets, ["a", "b", "c"], groups)
+    assert hits == {"motion": 0.5, "appearance": 0.5} and counts == {"motion": 2, "appearance": 2}

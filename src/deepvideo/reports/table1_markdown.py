@@ -5,28 +5,47 @@ experiment config that reproduces each (``conf/experiment/table1_*.yaml``);
 :func:`markdown_table1` puts our runs' metrics next to the paper's. The paper's feature-histogram
 baseline (:data:`PAPER_BASELINE`) has no run of ours: it appears as a reference row, labelled as
 the paper's.
+
+Every row is trained at several seeds (:class:`SeedResults`, one per seed): a metric cell is the
+mean ± the sample standard deviation over the seeds followed by each seed's value
+(:func:`seed_cell`), and a difference between two rows is stated as a finding only where it
+holds at every seed (:func:`difference_holds`: the same sign at every seed and a mean larger
+than its standard deviation); otherwise the table says "not significant at N seeds".
 """
 
 from __future__ import annotations
 
+import math
+import statistics
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from deepvideo.reports.ensemble import EnsembleResult
 from deepvideo.reports.experiments import RunRecord
 
 __all__ = [
     "ENSEMBLE_EXPERIMENTS",
+    "ENSEMBLE_KEY",
     "ENSEMBLE_PAPER",
+    "FINDINGS",
     "METRIC_KEYS",
     "PAPER_BASELINE",
     "TABLE1",
+    "Comparison",
     "PaperReference",
+    "SeedDifference",
+    "SeedResults",
     "Table1Row",
+    "difference_holds",
     "experiment_name",
+    "finding_line",
     "markdown_table1",
+    "mean_sd",
     "percent",
+    "precision_summary",
     "row_of",
+    "seed_cell",
+    "seed_difference",
 ]
 
 
@@ -77,6 +96,34 @@ ENSEMBLE_EXPERIMENTS: tuple[str, ...] = (
 )
 ENSEMBLE_PAPER = (41.4, 63.9, 82.4)
 METRIC_KEYS = ("test/clip_hit@1", "test/video_hit@1", "test/video_hit@5")
+# The key of the ensemble row wherever rows are keyed by experiment (per-group hits, findings).
+ENSEMBLE_KEY = "cnn_average"
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A difference between two rows the table states as a finding: ``b - a`` of ``metric``
+    (experiments or :data:`ENSEMBLE_KEY`); ``by_group`` adds one line per class group."""
+
+    b: str
+    a: str
+    metric: str = "test/video_hit@1"
+    by_group: bool = False
+
+
+# The paper's claims about Table 1 (Sec. 4.1): Slow Fusion beats the single frame (on the
+# synthetic benchmark, above all on the motion-only classes) and the other fusions, Early and
+# Late Fusion do not beat the single frame clearly, the multiresolution net matches it, and the
+# average of the four nets beats each of them.
+FINDINGS: tuple[Comparison, ...] = (
+    Comparison("table1_slow_fusion", "table1_single_frame", by_group=True),
+    Comparison("table1_slow_fusion", "table1_early_fusion"),
+    Comparison("table1_slow_fusion", "table1_late_fusion"),
+    Comparison("table1_early_fusion", "table1_single_frame"),
+    Comparison("table1_late_fusion", "table1_single_frame"),
+    Comparison("table1_multires", "table1_single_frame"),
+    Comparison(ENSEMBLE_KEY, "table1_slow_fusion"),
+)
 
 
 def experiment_name(name: str) -> str:
@@ -97,14 +144,233 @@ def percent(value: float | None) -> str:
     return "—" if value is None else f"{100 * value:.1f}"
 
 
+def mean_sd(values: Sequence[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation of ``values`` (sd NaN for fewer than two)."""
+    if not values:
+        return math.nan, math.nan
+    sd = statistics.stdev(values) if len(values) > 1 else math.nan
+    return statistics.fmean(values), sd
+
+
+def _present(value: float | None) -> bool:
+    return value is not None and not math.isnan(value)
+
+
+def seed_cell(values: Sequence[float | None], scale: float = 100.0, digits: int = 1) -> str:
+    """One cell of several seeds: ``mean ± sd (v0, v1, ...)`` of ``scale * value``.
+
+    The sd is the sample standard deviation; the values follow in seed order (``—`` for a seed
+    without one). A single seed prints just its value, and a cell without values ``—``.
+    """
+    present = [scale * v for v in values if v is not None and _present(v)]
+    if not present:
+        return "—"
+    if len(values) == 1:
+        return f"{present[0]:.{digits}f}"
+    per_seed = ", ".join(
+        f"{scale * v:.{digits}f}" if v is not None and _present(v) else "—" for v in values
+    )
+    if len(present) == 1:
+        return f"{present[0]:.{digits}f} ({per_seed})"
+    mean, sd = mean_sd(present)
+    return f"{mean:.{digits}f} ± {sd:.{digits}f} ({per_seed})"
+
+
+def difference_holds(differences: Sequence[float]) -> bool:
+    """Whether a difference between two rows, one value per seed, holds: it has the same
+    (non-zero) sign at every seed and its mean exceeds its sample standard deviation across
+    seeds. One seed has no spread, so nothing holds at one seed."""
+    if len(differences) < 2:
+        return False
+    if not (all(d > 0 for d in differences) or all(d < 0 for d in differences)):
+        return False
+    mean, sd = mean_sd(differences)
+    return abs(mean) > sd
+
+
+@dataclass(frozen=True)
+class SeedDifference:
+    """``b - a`` at each seed where both rows have a value."""
+
+    seeds: tuple[int, ...]
+    values: tuple[float, ...]
+
+    @property
+    def holds(self) -> bool:
+        """:func:`difference_holds` of the per-seed differences."""
+        return difference_holds(self.values)
+
+
+def seed_difference(a: Mapping[int, float | None], b: Mapping[int, float | None]) -> SeedDifference:
+    """The per-seed difference ``b - a`` of two rows' values (seed -> value), over the seeds
+    where both have one."""
+    pairs = {s: (a[s], b[s]) for s in sorted(a) if s in b}
+    values = {s: (y - x) for s, (x, y) in pairs.items() if x is not None and y is not None}
+    kept = {s: d for s, d in values.items() if not math.isnan(d)}
+    return SeedDifference(tuple(kept), tuple(kept.values()))
+
+
+def _seeds_text(seeds: Sequence[int]) -> str:
+    return f"seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}"
+
+
+def finding_line(text: str, difference: SeedDifference, scale: float = 100.0) -> str:
+    """A markdown bullet stating a difference (``text``: what is compared) with its mean ± sd
+    and per-seed values, and whether it holds or is "not significant at N seeds"."""
+    n = len(difference.values)
+    values = [scale * d for d in difference.values]
+    if n == 1:
+        amount = f"{values[0]:+.1f} points ({_seeds_text(difference.seeds)})"
+    else:
+        mean, sd = mean_sd(values)
+        amount = f"{mean:+.1f} ± {sd:.1f} points ({', '.join(f'{v:+.1f}' for v in values)})"
+    verdict = (
+        f"**holds** (same sign at all {n} seeds, mean larger than its standard deviation)"
+        if difference.holds
+        else f"**not significant at {n} seed{'s' if n != 1 else ''}**"
+    )
+    return f"- {text}: {amount}: {verdict}."
+
+
+def precision_summary(precisions: Mapping[str, Mapping[int, str | None]]) -> str:
+    """What precision the runs trained in (experiment -> seed -> value, None: not recorded):
+    one value for all, or each value with its rows (and seeds, where not every seed)."""
+    all_seeds = sorted({s for per_seed in precisions.values() for s in per_seed})
+    order = {row.experiment: i for i, row in enumerate(TABLE1)}
+    by_value: dict[str, dict[str, list[int]]] = {}
+    for experiment in sorted(precisions, key=lambda e: order.get(e, len(order))):
+        for seed, value in sorted(precisions[experiment].items()):
+            by_value.setdefault(value or "", {}).setdefault(experiment, []).append(seed)
+    if not by_value:
+        return "not recorded"
+    if len(by_value) == 1:
+        value = next(iter(by_value))
+        return f"`{value}` in every training run" if value else "not recorded in the runs' logs"
+    parts = []
+    # the values first, then the runs whose logs say none
+    for value, rows in sorted(by_value.items(), key=lambda item: not item[0]):
+        names = ", ".join(
+            row_of(e).label + ("" if seeds == all_seeds else f" ({_seeds_text(seeds)})")
+            for e, seeds in rows.items()
+        )
+        parts.append(f"{f'`{value}`' if value else 'not recorded'}: {names}")
+    return "; ".join(parts)
+
+
 def _paper_cell(values: Sequence[float | None] | None) -> str:
     if not values:
         return "—"
     return " / ".join("—" if v is None else f"{v:.1f}" for v in values)
 
 
+@dataclass
+class SeedResults:
+    """One seed's results: every row's run, the CNN average of that seed's members, and video
+    Hit@1 per class group (row -> group -> fraction, the ensemble under :data:`ENSEMBLE_KEY`;
+    ``group_videos``: test videos per group)."""
+
+    records: list[RunRecord] = field(default_factory=list)
+    ensemble: EnsembleResult | None = None
+    groups: dict[str, dict[str, float]] = field(default_factory=dict)
+    group_videos: dict[str, int] = field(default_factory=dict)
+
+
+def _label(key: str) -> str:
+    return "CNN Average" if key == ENSEMBLE_KEY else row_of(key).label
+
+
+_METRIC_LABELS = dict(zip(METRIC_KEYS, ("clip Hit@1", "video Hit@1", "video Hit@5"), strict=True))
+
+
+class _Seeds:
+    """Per-seed lookups of the rows' metrics, group hits and wall times."""
+
+    def __init__(self, per_seed: Mapping[int, SeedResults]) -> None:
+        self.per_seed = per_seed
+        self.seeds = list(per_seed)
+        self.records = {s: {r.experiment: r for r in res.records} for s, res in per_seed.items()}
+
+    def metric(self, key: str, metric: str) -> dict[int, float | None]:
+        out: dict[int, float | None] = {}
+        for seed, res in self.per_seed.items():
+            if key == ENSEMBLE_KEY:
+                out[seed] = res.ensemble.metrics.get(metric) if res.ensemble else None
+            else:
+                rec = self.records[seed].get(key)
+                out[seed] = rec.metrics.get(metric) if rec else None
+        return out
+
+    def group(self, key: str, group: str) -> dict[int, float | None]:
+        return {s: res.groups.get(key, {}).get(group) for s, res in self.per_seed.items()}
+
+    def wall(self, key: str) -> list[float | None]:
+        return [r.wall_s if (r := self.records[s].get(key)) else None for s in self.seeds]
+
+    def group_names(self) -> list[str]:
+        names: dict[str, None] = {}
+        for res in self.per_seed.values():
+            names.update(dict.fromkeys(res.group_videos))
+            for hits in res.groups.values():
+                names.update(dict.fromkeys(hits))
+        return list(names)
+
+
+def _group_table(data: _Seeds, keys: Sequence[str]) -> list[str]:
+    groups = data.group_names()
+    rows = [
+        k for k in keys if any(data.group(k, g)[s] is not None for g in groups for s in data.seeds)
+    ]
+    if not groups or not rows:
+        return []
+    videos: dict[str, int] = {}
+    for res in data.per_seed.values():
+        videos.update({g: n for g, n in res.group_videos.items() if g not in videos})
+    head = " | ".join(f"{g} ({videos[g]} videos)" if g in videos else g for g in groups)
+    lines = [
+        "Video Hit@1 (%) by class group of the dataset (`class_groups.tsv`; a test video counts "
+        "in the group of its first label), from each run's own test (`video_scores.pt`; rows "
+        "without one are left out) and the CNN average's:",
+        "",
+        f"| Model | {head} |",
+        "| --- |" + " ---: |" * len(groups),
+    ]
+    for key in rows:
+        cells = [seed_cell(list(data.group(key, g).values())) for g in groups]
+        lines.append(f"| {_label(key)} | {' | '.join(cells)} |")
+    return [*lines, ""]
+
+
+def _findings(data: _Seeds, keys: Sequence[str], findings: Sequence[Comparison]) -> list[str]:
+    lines: list[str] = []
+    for comp in findings:
+        if comp.a not in keys or comp.b not in keys:
+            continue
+        what = (
+            f"{_label(comp.b)} − {_label(comp.a)}, {_METRIC_LABELS.get(comp.metric, comp.metric)}"
+        )
+        diff = seed_difference(data.metric(comp.a, comp.metric), data.metric(comp.b, comp.metric))
+        if diff.values:
+            lines.append(finding_line(what, diff))
+        if comp.by_group:
+            for group in data.group_names():
+                diff = seed_difference(data.group(comp.a, group), data.group(comp.b, group))
+                if diff.values:
+                    lines.append(finding_line(f"{what} on the `{group}` classes", diff))
+    if not lines:
+        return []
+    n = len(data.seeds)
+    return [
+        f"Findings at {n} seed{'s' if n != 1 else ''} (`b − a`, in points of %; a difference "
+        "holds only if it has the same sign at every seed and its mean exceeds its standard "
+        "deviation across seeds):",
+        "",
+        *lines,
+        "",
+    ]
+
+
 def markdown_table1(
-    records: Sequence[RunRecord],
+    results: Sequence[RunRecord] | Mapping[int, SeedResults],
     throughput: Mapping[str, float],
     ensemble: EnsembleResult | None,
     ensemble_members: Sequence[str],
@@ -112,11 +378,37 @@ def markdown_table1(
     notes: Mapping[str, str],
     title: str = "Table 1 (Karpathy et al. 2014) on the synthetic benchmark",
     paper_baseline: PaperReference | None = PAPER_BASELINE,
+    header: Mapping[str, str] | None = None,
+    findings: Sequence[Comparison] = FINDINGS,
 ) -> str:
-    """The Table 1 markdown: the paper's baseline (reference), our runs in paper order, then the
-    ensemble. The reference row's metric cells hold the paper's numbers, in italics."""
-    lines = [
-        f"# {title}",
+    """The Table 1 markdown: the seeds and ``header`` (machine, precision), the paper's baseline
+    (reference), our runs in paper order, then the ensemble; per-group video Hit@1 and the
+    findings (:data:`FINDINGS`, by :func:`difference_holds`) where the results have them; the
+    chance level and ``notes``. The reference row's metric cells hold the paper's numbers, in
+    italics.
+
+    ``results``: per seed (:class:`SeedResults`, ``ensemble`` None), or one run per row (seed 0)
+    with its ``ensemble``. Metric cells: :func:`seed_cell`; train clips/s: one measurement.
+    """
+    if isinstance(results, Mapping):
+        if ensemble is not None:
+            raise ValueError("with per-seed results, pass each seed's ensemble in its SeedResults")
+        per_seed = dict(sorted(results.items()))
+    else:
+        per_seed = {0: SeedResults(list(results), ensemble)}
+    data = _Seeds(per_seed)
+    seeds = data.seeds
+    if len(seeds) == 1:
+        seeds_line = f"{seeds[0]} (one run per row: single values, no spread)"
+    else:
+        seeds_line = (
+            f"{', '.join(map(str, seeds))}: every row trained once per seed (`seed=S`); a metric "
+            "cell is the mean ± the sample standard deviation over the seeds, then each seed's "
+            "value in seed order; the CNN average of a seed averages that seed's members"
+        )
+    lines = [f"# {title}", "", f"- **Seeds**: {seeds_line}"]
+    lines += [f"- **{key}**: {value}" for key, value in (header or {}).items()]
+    lines += [
         "",
         "| Model | Clip Hit@1 | Video Hit@1 | Video Hit@5 | train clips/s | run wall (s) "
         "| paper, Sports-1M (clip / video@1 / video@5) |",
@@ -129,36 +421,51 @@ def markdown_table1(
             f"{_paper_cell(paper_baseline.paper)} |"
         )
     order = {row.experiment: i for i, row in enumerate(TABLE1)}
-    for rec in sorted(records, key=lambda r: order.get(r.experiment, len(order))):
-        row = row_of(rec.experiment)
-        clip, video1, video5 = (rec.metrics.get(k) for k in METRIC_KEYS)
-        rate = throughput.get(rec.experiment)
+    experiments = sorted(
+        {e for records in data.records.values() for e in records},
+        key=lambda e: (order.get(e, len(order)), e),
+    )
+    for experiment in experiments:
+        row = row_of(experiment)
+        cells = [seed_cell(list(data.metric(experiment, k).values())) for k in METRIC_KEYS]
+        rate = throughput.get(experiment)
         lines.append(
-            f"| {row.label} | {percent(clip)} | {percent(video1)} | {percent(video5)} | "
-            f"{'—' if rate is None else f'{rate:.1f}'} | "
-            f"{'—' if rec.wall_s is None else f'{rec.wall_s:.0f}'} | {_paper_cell(row.paper)} |"
+            f"| {row.label} | {' | '.join(cells)} | {'—' if rate is None else f'{rate:.1f}'} | "
+            f"{seed_cell(data.wall(experiment), scale=1.0, digits=0)} | {_paper_cell(row.paper)} |"
         )
-    if ensemble is not None:
+    ensembles = {s: res.ensemble for s, res in per_seed.items() if res.ensemble is not None}
+    keys = list(experiments)
+    if ensembles:
+        keys.append(ENSEMBLE_KEY)
         short = "+".join(row_of(e).label.split("-")[0].split(" ")[0] for e in ensemble_members)
         paper = _paper_cell(ENSEMBLE_PAPER)
         if tuple(ensemble_members) != ENSEMBLE_EXPERIMENTS:
             paper = "— (paper: Single+Early+Late+Slow)"
-        m = ensemble.metrics
-        lines.append(
-            f"| CNN Average ({short}) | {percent(m.get(METRIC_KEYS[0]))} | "
-            f"{percent(m.get(METRIC_KEYS[1]))} | {percent(m.get(METRIC_KEYS[2]))} | — | — | "
-            f"{paper} |"
-        )
+        cells = [seed_cell(list(data.metric(ENSEMBLE_KEY, k).values())) for k in METRIC_KEYS]
+        lines.append(f"| CNN Average ({short}) | {' | '.join(cells)} | — | — | {paper} |")
     lines.append("")
-    if ensemble is not None and ensemble.member_metrics:
+    members: dict[str, None] = {}
+    for result in ensembles.values():
+        members.update(dict.fromkeys(result.member_metrics))
+    if members:
         on_clips = ", ".join(
-            f"{row_of(name).label} {percent(m.get(METRIC_KEYS[1]))}"
-            for name, m in ensemble.member_metrics.items()
+            f"{row_of(name).label} "
+            + seed_cell(
+                [
+                    res.ensemble.member_metrics.get(name, {}).get(METRIC_KEYS[1])
+                    if res.ensemble
+                    else None
+                    for res in per_seed.values()
+                ]
+            )
+            for name in members
         )
         lines.append(
             f"The ensemble's members on the ensemble's own clips (video Hit@1, %): {on_clips}."
         )
         lines.append("")
+    lines += _group_table(data, keys)
+    lines += _findings(data, keys, findings)
     if chance is not None:
         lines.append(f"Chance (video Hit@1 of a uniform guess): {100 * chance:.1f}%.")
         lines.append("")

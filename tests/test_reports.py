@@ -33,9 +33,15 @@ from deepvideo.reports.ensemble import (
 )
 from deepvideo.reports.experiments import RunRecord
 from deepvideo.reports.figures import plot_multires_filters, write_figures
+from deepvideo.reports.seeds import (
+    difference_holds,
+    finding_line,
+    group_video_hits,
+    seed_cell,
+    seed_difference,
+)
 from deepvideo.reports.table1 import (
     Table1Options,
-    group_video_hits,
     manifest_run_dir,
     run_precision,
     run_table1,
@@ -44,12 +50,8 @@ from deepvideo.reports.table1 import (
 from deepvideo.reports.table1_markdown import (
     PAPER_BASELINE,
     SeedResults,
-    difference_holds,
-    finding_line,
     markdown_table1,
     precision_summary,
-    seed_cell,
-    seed_difference,
 )
 from deepvideo.reports.table2 import Table2Options, run_table2
 from deepvideo.scores import VideoScores, load_video_scores

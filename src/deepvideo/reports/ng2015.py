@@ -32,8 +32,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from deepvideo.data.ucf101 import parse_class_groups
 from deepvideo.errors import ConfigError
 from deepvideo.reports.analysis import per_class_ap
@@ -45,6 +43,15 @@ from deepvideo.reports.experiments import (
     resolve_run_dir,
     short_path,
     train_experiment,
+)
+from deepvideo.reports.seeds import (
+    SeedDifference,
+    finding_line,
+    group_video_hits,
+    run_precision,
+    scores_override,
+    seed_cell,
+    seed_difference,
 )
 from deepvideo.reports.table2 import default_groups
 from deepvideo.reports.throughput import machine_description
@@ -58,12 +65,13 @@ __all__ = [
     "RUNS",
     "Ng2015Options",
     "NgRun",
+    "difference",
     "group_hits",
-    "mean_sd",
     "run_ng2015",
 ]
 
 RULES = ("last", "max", "sum", "weighted")
+LOG_NAME = "report_ng2015.log"
 
 
 @dataclass(frozen=True)
@@ -196,45 +204,27 @@ class Ng2015Options:
     command: str = ""
 
 
-def mean_sd(values: Sequence[float]) -> tuple[float, float]:
-    """Mean and sample standard deviation (0 for one value)."""
-    if not values:
-        return math.nan, math.nan
-    sd = statistics.stdev(values) if len(values) > 1 else 0.0
-    return statistics.fmean(values), sd
-
-
-def _cell(values: Sequence[float], scale: float = 100.0) -> str:
-    finite = [v for v in values if not math.isnan(v)]
-    if not finite:
-        return "—"
-    mean, sd = mean_sd([v * scale for v in finite])
-    per_seed = ", ".join(f"{v * scale:.1f}" for v in finite)
-    if len(finite) == 1:
-        return f"{mean:.1f}"
-    return f"{mean:.1f} ± {sd:.1f} ({per_seed})"
+def _cell(values: Sequence[float]) -> str:
+    return seed_cell([None if math.isnan(v) else v for v in values])
 
 
 def group_hits(scores: VideoScores) -> dict[str, tuple[float, float]]:
-    """Per class group: video Hit@1 over the test videos whose labels are in the group, and the
-    mean AP of the group's classes. A video counts in the group of its first label."""
+    """Per class group: video Hit@1 over the test videos of the group (a video counts in the
+    group of its first label, :func:`~deepvideo.reports.seeds.group_video_hits`), and the mean AP
+    of the group's classes."""
     groups = scores.class_groups
     if not groups:
         return {}
-    names = scores.class_names
-    top1 = scores.scores.argmax(1)
-    hit = scores.targets[torch.arange(len(top1)), top1] > 0
-    first = scores.targets.float().argmax(1)
+    hits, _ = group_video_hits(scores.scores, scores.targets, scores.class_names, groups)
     ap = per_class_ap(scores.scores, scores.targets)
     out: dict[str, tuple[float, float]] = {}
     for group in sorted(set(groups.values())):
-        classes = [c for c, n in enumerate(names) if groups.get(n) == group]
-        videos = torch.tensor([int(f) in classes for f in first.tolist()], dtype=torch.bool)
-        aps = [float(ap[c]) for c in classes if not math.isnan(float(ap[c]))]
-        out[group] = (
-            float(hit[videos].float().mean()) if videos.any() else math.nan,
-            statistics.fmean(aps) if aps else math.nan,
-        )
+        aps = [
+            float(ap[c])
+            for c, n in enumerate(scores.class_names)
+            if groups.get(n) == group and not math.isnan(float(ap[c]))
+        ]
+        out[group] = (hits.get(group, math.nan), statistics.fmean(aps) if aps else math.nan)
     return out
 
 
@@ -251,19 +241,14 @@ def _runs(names: Sequence[str]) -> list[NgRun]:
     return [r for r in RUNS if r.name in wanted]
 
 
-def _scores_override(run_dir: Path) -> str:
-    path = run_dir / "video_scores.pt"
-    return f"+callbacks.video_scores={{_target_:deepvideo.modules.SaveVideoScores,path:'{path}'}}"
-
-
 def _train(
     run: NgRun, seed: int, run_dir: Path, opts: Ng2015Options, done: Mapping[str, Path]
 ) -> dict[str, Any]:
-    overrides = [*run.overrides, f"seed={seed}", *opts.overrides, _scores_override(run_dir)]
+    overrides = [*run.overrides, f"seed={seed}", *opts.overrides, scores_override(run_dir)]
     if run.expand:
         overrides.append(f"expand_from='{best_checkpoint(done[run.expand])}'")
     epochs = opts.epochs or run.epochs
-    record = train_experiment(None, run_dir, epochs, overrides, log_name="report_ng2015.log")
+    record = train_experiment(None, run_dir, epochs, overrides, log_name=LOG_NAME)
     return {"run_dir": short_path(run_dir), "wall_s": record.wall_s}
 
 
@@ -328,17 +313,6 @@ class RunResults:
     precision: str = "?"
 
 
-def _precision(run_dir: Path) -> str:
-    """The precision the run trained in, from its log (``precision: ...``, the resolved
-    ``trainer.precision=auto``)."""
-    path = run_dir / "report_ng2015.log"
-    if path.is_file():
-        for line in path.read_text(errors="replace").splitlines():
-            if "precision: " in line:
-                return line.rsplit("precision: ", 1)[1].strip()
-    return "?"
-
-
 def _collect(manifest: Mapping[str, Any], runs: Sequence[NgRun]) -> dict[str, RunResults]:
     results = {r.name: RunResults(r) for r in runs}
     for _seed, entries in sorted(manifest["seeds"].items(), key=lambda kv: int(kv[0])):
@@ -349,7 +323,7 @@ def _collect(manifest: Mapping[str, Any], runs: Sequence[NgRun]) -> dict[str, Ru
             res = results[name]
             res.metrics.append(read_metrics(run_dir))
             res.wall_s.append(float(entry.get("wall_s") or math.nan))
-            res.precision = _precision(run_dir)
+            res.precision = run_precision(run_dir, (LOG_NAME, "train.log")) or "?"
             scores_path = run_dir / "video_scores.pt"
             if scores_path.is_file():
                 scores = load_video_scores(scores_path)
@@ -425,23 +399,17 @@ def _rules_table(results: Mapping[str, RunResults]) -> list[str]:
     return lines
 
 
-def difference(
-    results: Mapping[str, RunResults], a: str, b: str, group: str
-) -> tuple[list[float], bool]:
-    """Per-seed ``b - a`` video Hit@1 on ``group`` and whether it holds at every seed with a
-    mean larger than its spread (the rule the report states findings by)."""
+def difference(results: Mapping[str, RunResults], a: str, b: str, group: str) -> SeedDifference:
+    """Per-seed ``b - a`` video Hit@1 on the classes of ``group``
+    (:func:`~deepvideo.reports.seeds.seed_difference`; ``.holds``: the findings rule)."""
     ra, rb = results.get(a), results.get(b)
     if ra is None or rb is None:
-        return [], False
-    diffs = [
-        sb.get(group, (math.nan, 0))[0] - sa.get(group, (math.nan, 0))[0]
-        for sa, sb in zip(ra.groups, rb.groups, strict=False)
-    ]
-    diffs = [d for d in diffs if not math.isnan(d)]
-    if len(diffs) < 2:
-        return diffs, False
-    mean, sd = mean_sd(diffs)
-    return diffs, all(d > 0 for d in diffs) and mean > sd
+        return SeedDifference((), ())
+
+    def per_seed(res: RunResults) -> dict[int, float | None]:
+        return {i: g.get(group, (math.nan, math.nan))[0] for i, g in enumerate(res.groups)}
+
+    return seed_difference(per_seed(ra), per_seed(rb))
 
 
 def markdown_report(results: Mapping[str, RunResults], manifest: Mapping[str, Any]) -> str:
@@ -485,16 +453,9 @@ def markdown_report(results: Mapping[str, RunResults], manifest: Mapping[str, An
         ("conv_pooling_30", "conv_pooling_120", "window", "120 frames beat 30"),
     ]
     for a, b, group, text in claims:
-        diffs, holds = difference(results, a, b, group)
-        if not diffs:
-            continue
-        mean, sd = mean_sd(diffs)
-        per_seed = ", ".join(f"{100 * d:+.1f}" for d in diffs)
-        verdict = "holds" if holds else f"not significant at {len(diffs)} seeds"
-        lines.append(
-            f"- {text} on the `{group}` classes (video Hit@1): {100 * mean:+.1f} ± "
-            f"{100 * sd:.1f} points ({per_seed}): **{verdict}**."
-        )
+        diff = difference(results, a, b, group)
+        if diff.values:
+            lines.append(finding_line(f"{text} on the `{group}` classes (video Hit@1)", diff))
     lines.append("")
     return "\n".join(lines)
 

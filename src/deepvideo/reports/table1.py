@@ -30,14 +30,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import torch
 from torch import Tensor
 
 from deepvideo.data.ucf101 import parse_class_groups
@@ -59,6 +57,8 @@ from deepvideo.reports.experiments import (
     short_path,
     train_experiment,
 )
+from deepvideo.reports.seeds import group_video_hits, scores_override
+from deepvideo.reports.seeds import run_precision as log_precision
 from deepvideo.reports.table1_markdown import (
     ENSEMBLE_EXPERIMENTS,
     ENSEMBLE_KEY,
@@ -78,7 +78,6 @@ __all__ = [
     "LOG_NAME",
     "TABLE1",
     "Table1Options",
-    "group_video_hits",
     "load_manifest",
     "manifest_path",
     "manifest_run_dir",
@@ -93,7 +92,6 @@ DEFAULT_SEEDS = 3
 # The log of each training run the report starts (stdout and stderr of ``src/train.py``).
 LOG_NAME = "report_table1.log"
 # ``deepvideo.utils.instantiate`` logs the precision the trainer runs in (``auto`` resolved).
-_PRECISION = re.compile(r"\bprecision: (\S+)\s*$", re.MULTILINE)
 
 
 # --------------------------------------------------------------------------------- manifest
@@ -148,42 +146,9 @@ def manifest_run_dir(path: str | Path, model: str, seed: int | None = None) -> P
 
 
 # ------------------------------------------------------------------------------ run results
-def run_precision(run_dir: Path, log_names: Sequence[str] = (LOG_NAME, "train.log")) -> str | None:
-    """The precision a run trained in (``precision: <value>`` in its log: the report's
-    ``report_table1.log``, else Hydra's ``train.log``); None when no log says."""
-    for name in log_names:
-        path = Path(run_dir) / name
-        if path.is_file():
-            found = _PRECISION.findall(path.read_text(errors="replace"))
-            if found:
-                return str(found[-1])
-    return None
-
-
-def group_video_hits(
-    scores: Tensor, targets: Tensor, class_names: Sequence[str], groups: Mapping[str, str]
-) -> tuple[dict[str, float], dict[str, int]]:
-    """Video Hit@1 per class group, and the number of test videos in each group.
-
-    ``scores``/``targets``: ``(V, C)`` per-video probabilities and multi-hot labels; a video
-    counts in the group of its first label (in class order), one without a label in none;
-    ``groups``: class name -> group (``class_groups.tsv``), listed in its order.
-    """
-    labelled = targets.sum(1) > 0
-    first = targets.float().argmax(1)
-    hit = targets.gather(1, scores.argmax(1, keepdim=True)).squeeze(1) > 0
-    class_group = [groups.get(name) for name in class_names]
-    hits: dict[str, float] = {}
-    counts: dict[str, int] = {}
-    for group in dict.fromkeys(groups.values()):
-        in_group = torch.tensor(
-            [class_group[int(c)] == group for c in first.tolist()], dtype=torch.bool
-        )
-        videos = in_group & labelled
-        if videos.any():
-            hits[group] = float(hit[videos].float().mean())
-            counts[group] = int(videos.sum())
-    return hits, counts
+def run_precision(run_dir: Path) -> str | None:
+    """The precision a Table 1 run trained in (its ``report_table1.log``, else ``train.log``)."""
+    return log_precision(run_dir, (LOG_NAME, "train.log"))
 
 
 def _class_groups(member: Member) -> dict[str, str]:
@@ -206,12 +171,6 @@ def _add_groups(
     res.groups[key] = hits
     for group, n in counts.items():
         res.group_videos.setdefault(group, n)
-
-
-def _scores_override(run_dir: Path) -> str:
-    """The override that makes a training run write its test's ``video_scores.pt``."""
-    path = run_dir / "video_scores.pt"
-    return f"++callbacks.video_scores={{_target_:deepvideo.modules.SaveVideoScores,path:'{path}'}}"
 
 
 def _entry(rec: RunRecord) -> dict[str, Any]:
@@ -316,7 +275,7 @@ def run_table1(opts: Table1Options) -> Path:
                         f"--skip-train: {run_dir} holds no finished run of {experiment}"
                     )
             run_dir = Path(opts.log_dir) / stamp / f"seed{seed}" / experiment
-            overrides = [*opts.overrides, f"seed={seed}", _scores_override(run_dir)]
+            overrides = [*opts.overrides, f"seed={seed}", scores_override(run_dir)]
             rec = train_experiment(experiment, run_dir, opts.epochs, overrides, log_name=LOG_NAME)
             log.info("%s, seed %d: %s in %.0f s", experiment, seed, rec.metrics, rec.wall_s or 0.0)
             records[seed].append(rec)

@@ -15,13 +15,17 @@ than its standard deviation); otherwise the table says "not significant at N see
 
 from __future__ import annotations
 
-import math
-import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from deepvideo.reports.ensemble import EnsembleResult
 from deepvideo.reports.experiments import RunRecord
+from deepvideo.reports.seeds import (
+    finding_line,
+    seed_cell,
+    seed_difference,
+    seeds_text,
+)
 
 __all__ = [
     "ENSEMBLE_EXPERIMENTS",
@@ -33,19 +37,13 @@ __all__ = [
     "TABLE1",
     "Comparison",
     "PaperReference",
-    "SeedDifference",
     "SeedResults",
     "Table1Row",
-    "difference_holds",
     "experiment_name",
-    "finding_line",
     "markdown_table1",
-    "mean_sd",
     "percent",
     "precision_summary",
     "row_of",
-    "seed_cell",
-    "seed_difference",
 ]
 
 
@@ -144,94 +142,6 @@ def percent(value: float | None) -> str:
     return "—" if value is None else f"{100 * value:.1f}"
 
 
-def mean_sd(values: Sequence[float]) -> tuple[float, float]:
-    """Mean and sample standard deviation of ``values`` (sd NaN for fewer than two)."""
-    if not values:
-        return math.nan, math.nan
-    sd = statistics.stdev(values) if len(values) > 1 else math.nan
-    return statistics.fmean(values), sd
-
-
-def _present(value: float | None) -> bool:
-    return value is not None and not math.isnan(value)
-
-
-def seed_cell(values: Sequence[float | None], scale: float = 100.0, digits: int = 1) -> str:
-    """One cell of several seeds: ``mean ± sd (v0, v1, ...)`` of ``scale * value``.
-
-    The sd is the sample standard deviation; the values follow in seed order (``—`` for a seed
-    without one). A single seed prints just its value, and a cell without values ``—``.
-    """
-    present = [scale * v for v in values if v is not None and _present(v)]
-    if not present:
-        return "—"
-    if len(values) == 1:
-        return f"{present[0]:.{digits}f}"
-    per_seed = ", ".join(
-        f"{scale * v:.{digits}f}" if v is not None and _present(v) else "—" for v in values
-    )
-    if len(present) == 1:
-        return f"{present[0]:.{digits}f} ({per_seed})"
-    mean, sd = mean_sd(present)
-    return f"{mean:.{digits}f} ± {sd:.{digits}f} ({per_seed})"
-
-
-def difference_holds(differences: Sequence[float]) -> bool:
-    """Whether a difference between two rows, one value per seed, holds: it has the same
-    (non-zero) sign at every seed and its mean exceeds its sample standard deviation across
-    seeds. One seed has no spread, so nothing holds at one seed."""
-    if len(differences) < 2:
-        return False
-    if not (all(d > 0 for d in differences) or all(d < 0 for d in differences)):
-        return False
-    mean, sd = mean_sd(differences)
-    return abs(mean) > sd
-
-
-@dataclass(frozen=True)
-class SeedDifference:
-    """``b - a`` at each seed where both rows have a value."""
-
-    seeds: tuple[int, ...]
-    values: tuple[float, ...]
-
-    @property
-    def holds(self) -> bool:
-        """:func:`difference_holds` of the per-seed differences."""
-        return difference_holds(self.values)
-
-
-def seed_difference(a: Mapping[int, float | None], b: Mapping[int, float | None]) -> SeedDifference:
-    """The per-seed difference ``b - a`` of two rows' values (seed -> value), over the seeds
-    where both have one."""
-    pairs = {s: (a[s], b[s]) for s in sorted(a) if s in b}
-    values = {s: (y - x) for s, (x, y) in pairs.items() if x is not None and y is not None}
-    kept = {s: d for s, d in values.items() if not math.isnan(d)}
-    return SeedDifference(tuple(kept), tuple(kept.values()))
-
-
-def _seeds_text(seeds: Sequence[int]) -> str:
-    return f"seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}"
-
-
-def finding_line(text: str, difference: SeedDifference, scale: float = 100.0) -> str:
-    """A markdown bullet stating a difference (``text``: what is compared) with its mean ± sd
-    and per-seed values, and whether it holds or is "not significant at N seeds"."""
-    n = len(difference.values)
-    values = [scale * d for d in difference.values]
-    if n == 1:
-        amount = f"{values[0]:+.1f} points ({_seeds_text(difference.seeds)})"
-    else:
-        mean, sd = mean_sd(values)
-        amount = f"{mean:+.1f} ± {sd:.1f} points ({', '.join(f'{v:+.1f}' for v in values)})"
-    verdict = (
-        f"**holds** (same sign at all {n} seeds, mean larger than its standard deviation)"
-        if difference.holds
-        else f"**not significant at {n} seed{'s' if n != 1 else ''}**"
-    )
-    return f"- {text}: {amount}: {verdict}."
-
-
 def precision_summary(precisions: Mapping[str, Mapping[int, str | None]]) -> str:
     """What precision the runs trained in (experiment -> seed -> value, None: not recorded):
     one value for all, or each value with its rows (and seeds, where not every seed)."""
@@ -250,7 +160,7 @@ def precision_summary(precisions: Mapping[str, Mapping[int, str | None]]) -> str
     # the values first, then the runs whose logs say none
     for value, rows in sorted(by_value.items(), key=lambda item: not item[0]):
         names = ", ".join(
-            row_of(e).label + ("" if seeds == all_seeds else f" ({_seeds_text(seeds)})")
+            row_of(e).label + ("" if seeds == all_seeds else f" ({seeds_text(seeds)})")
             for e, seeds in rows.items()
         )
         parts.append(f"{f'`{value}`' if value else 'not recorded'}: {names}")

@@ -242,3 +242,15 @@ def test_lstm_eval_rules_and_running_prediction(tiny_root: Path, tmp_path: Path)
     seconds = [float(line.split()[0]) for line in running if line.split()[1] == "s"]
     assert seconds and seconds == sorted(seconds) and seconds[0] == 0.0
     assert overlay.is_file()
+
+
+def test_the_lstm_layers_learn_at_n_times_the_rate_of_the_tower() -> None:
+    module = _module("lstm", frames=6)  # Sec. 3.3: N x 1e-5 for N frames, the pooling models 1e-5
+    optimizer = module.configure_optimizers()["optimizer"]
+    tower, above = optimizer.param_groups
+    assert above["lr"] == pytest.approx(6 * tower["lr"])
+    names = {id(p): n for n, p in module.named_parameters()}
+    assert all(names[id(p)].startswith("net.frames.") for p in tower["params"])
+    assert any(names[id(p)].startswith("net.lstm.") for p in above["params"])
+    pooling = _module("conv_pooling").configure_optimizers()["optimizer"]
+    assert len(pooling.param_groups) == 1 and pooling.param_groups[0]["lr"] == tower["lr"]

@@ -45,6 +45,7 @@ class VideoClassifier(pl.LightningModule):
         loss: str = "softmax",
         top_k: Sequence[int] = (1, 5),
         frame_rule: str = "weighted",
+        lr_scale: float = 1.0,
     ) -> None:
         super().__init__()
         if loss not in LOSSES:
@@ -55,6 +56,9 @@ class VideoClassifier(pl.LightningModule):
                 f"got {frame_rule!r}"
             )
         self.frame_rule = frame_rule
+        if not lr_scale > 0:
+            raise ValueError(f"module.lr_scale (model.lr_scale) must be positive, got {lr_scale}")
+        self.lr_scale = float(lr_scale)
         self.net = net
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
@@ -152,8 +156,17 @@ class VideoClassifier(pl.LightningModule):
         self._log_metrics("test", self.test_metrics)
 
     def configure_optimizers(self) -> Any:
-        params = [p for p in self.parameters() if p.requires_grad]
-        optimizer = self.optimizer_factory(params=params)
+        params = [(n, p) for n, p in self.named_parameters() if p.requires_grad]
+        tower = [p for n, p in params if n.startswith("net.frames.")]
+        above = [p for n, p in params if not n.startswith("net.frames.")]
+        if self.lr_scale == 1.0 or not tower or not above:
+            optimizer = self.optimizer_factory(params=[p for _, p in params])
+            for group in optimizer.param_groups:
+                group["lr"] *= self.lr_scale
+        else:
+            # the layers above a shared frame tower (Ng et al.'s LSTM) at lr_scale x the rate
+            optimizer = self.optimizer_factory(params=[{"params": tower}, {"params": above}])
+            optimizer.param_groups[1]["lr"] *= self.lr_scale
         if self.scheduler_factory is None:
             return optimizer
         scheduler = self.scheduler_factory(optimizer=optimizer)

@@ -271,18 +271,20 @@ def run_ng2015(opts: Ng2015Options) -> Path:
         raise ConfigError(f"{manifest_path} is missing: run without --skip-train first")
     manifest.setdefault("seeds", {})
     manifest["machine"] = manifest.get("machine") if opts.skip_train else machine_description()
-    manifest["command"] = manifest.get("command") if opts.skip_train else opts.command
+    commands = list(manifest.get("commands") or [])
+    if not opts.skip_train and opts.command:
+        commands.append(opts.command)
+    manifest["commands"] = commands
     runs = _runs(opts.runs)
     stamp = time.strftime("%Y-%m-%d_%H-%M-%S")
     start = time.perf_counter()
-    for seed in range(opts.seeds):
+    # --skip-train reports whatever the manifest holds: a row shows the seeds it was run at
+    for seed in range(0 if opts.skip_train else opts.seeds):
         entries: dict[str, Any] = manifest["seeds"].setdefault(str(seed), {})
         done = {n: resolve_run_dir(e["run_dir"]) for n, e in entries.items()}
         for run in runs:
-            if run.name in entries and (opts.skip_train or opts.resume):
+            if run.name in entries and opts.resume:
                 continue
-            if opts.skip_train:
-                raise ConfigError(f"seed {seed} has no run {run.name} in {manifest_path}")
             run_dir = opts.log_dir / stamp / f"seed{seed}" / run.name
             log.info("seed %d: training %s", seed, run.name)
             entries[run.name] = _train(run, seed, run_dir, opts, done)
@@ -350,9 +352,9 @@ def _paper(name: str) -> str:
 
 def _table(results: Mapping[str, RunResults], names: Sequence[str]) -> list[str]:
     lines = [
-        "| model | clip Hit@1 | video Hit@1 | video Hit@5 | paper (clip / video Hit@1 / Hit@5) "
-        "| wall s / run |",
-        "| --- | --- | --- | --- | --- | ---: |",
+        "| model | seeds | clip Hit@1 | video Hit@1 | video Hit@5 "
+        "| paper (clip / video Hit@1 / Hit@5) | wall s / run |",
+        "| --- | ---: | --- | --- | --- | --- | ---: |",
     ]
     for name in names:
         res = results.get(name)
@@ -362,7 +364,8 @@ def _table(results: Mapping[str, RunResults], names: Sequence[str]) -> list[str]
         note = PAPER_NOTES.get(name)
         paper = _paper(name) + (f" ({note})" if note else "")
         wall = statistics.fmean(res.wall_s) if res.wall_s else math.nan
-        lines.append(f"| {res.run.label} | {' | '.join(cells)} | {paper} | {wall:.0f} |")
+        seeds = len(res.metrics)
+        lines.append(f"| {res.run.label} | {seeds} | {' | '.join(cells)} | {paper} | {wall:.0f} |")
     return lines
 
 
@@ -418,9 +421,12 @@ def markdown_report(results: Mapping[str, RunResults], manifest: Mapping[str, An
     lines = [
         "# Beyond Short Snippets (Ng et al. 2015) on the long-video synthetic benchmark",
         "",
-        f"Command: `{manifest.get('command') or 'python scripts/report_ng2015.py'}`  ",
+        "Commands: "
+        + ", then ".join(f"`{c}`" for c in manifest.get("commands") or [])
+        + ", then `python scripts/report_ng2015.py --skip-train` (this file)  ",
         f"Machine: {manifest.get('machine', '?')}; precision: {', '.join(precisions)}  ",
-        f"Seeds: {seeds}; cells: mean ± sample standard deviation over seeds (per-seed values); "
+        f"Seeds: up to {seeds} (each row: its seeds column; a single-seed row states no finding); "
+        "cells: mean ± sample standard deviation over seeds (per-seed values); "
         f"total wall time {manifest.get('wall_s', 0.0) / 60:.0f} min",
         "",
         "## Table 1 analogue: the feature-pooling architectures (Sec. 3.1)",

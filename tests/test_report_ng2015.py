@@ -68,6 +68,14 @@ def test_findings_hold_only_at_every_seed_beyond_the_spread() -> None:
     assert "conv pooling beats the single frame on the `window` classes" in text
     assert "**holds**" in text and "**not significant at 3 seeds**" in text
     assert "65.0 ± 5.0 (60.0, 70.0, 65.0)" in text
+    against = text[text.index("## Against the paper") :]
+    assert "Conv Pooling vs Single Frame (Karpathy et al.): ours +40.0 points" in against
+    assert "**agrees**" in against and "**not resolved at 3 seeds**" in against
+    assert "Conv Pooling vs late_pooling_30: not run" in against
+    results["lstm_30"] = _result("lstm_30", [0.3, 0.35, 0.3], [0.1, 0.1, 0.1])
+    against = markdown_report(results, {"seeds": {}})
+    assert "LSTM + AlexNet vs Conv Pooling: ours -33.3 points" in against
+    assert "**disagrees** (at every seed); why we think so:" in against
 
 
 def test_mean_sd_and_run_dependencies() -> None:

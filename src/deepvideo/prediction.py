@@ -77,8 +77,8 @@ def running_prediction(
     fps = spec.target_fps or 1.0
     usable = spec.usable_frames(video.num_frames, video.fps)
     step = video.fps / fps
-    indices = np.unique(np.floor(np.arange(0, usable, step) + 1e-6).astype(np.int64))
-    indices = indices[indices < usable].tolist() or [0]
+    grid = np.unique(np.floor(np.arange(0, usable, step) + 1e-6).astype(np.int64))
+    indices: list[int] = [int(i) for i in grid if i < usable] or [0]
     sample = {"video": video.get_frames(indices)}
     rng = np.random.default_rng(0)  # one view: the centre crop, no flip; nothing is random
     frames = clips.transform.eval_pipeline(1)(sample, rng)["video"]  # (1, C, T, S, S)

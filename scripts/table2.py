@@ -8,6 +8,13 @@ AP. The work is :func:`deepvideo.reports.table2.run_table2`. Examples::
 
     python scripts/table2.py --a RUN_SF/checkpoints/epoch_030.ckpt --b RUN_SLOW/checkpoints/epoch_035.ckpt
     python scripts/table2.py --from-manifest reports/table1_synthetic.json   # single vs slow fusion
+    python scripts/table2.py --from-manifest reports/table1_synthetic.json --seeds 3
+
+With ``--from-manifest`` (and neither ``--a`` nor ``--b``) it compares the two models at every
+seed the manifest records for both (``--seeds N``: at seeds 0..N-1, each required): cells are
+mean ± sd over the seeds with the per-seed values, and a findings section says for every class
+group whether ``--b-model`` beats ``--a-model`` at every seed beyond the spread. One explicit pair
+(``--a``/``--b``) is a single seed, and the table says so.
     python scripts/table2.py --a a/video_scores.pt --b b/video_scores.pt --out reports/table2.md
 """
 
@@ -50,6 +57,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=None,
         help="class_groups.tsv (default: <data.root>/class_groups.tsv of --a's run, if any)",
     )
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        default=None,
+        help="with --from-manifest: compare at seeds 0..N-1 (default: every seed of both models)",
+    )
     parser.add_argument("--top", type=int, default=6, help="classes listed each way (default 6)")
     parser.add_argument("--out", type=Path, default=ROOT / "reports" / "table2_synthetic.md")
     parser.add_argument(
@@ -74,6 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         out=args.out,
         eval_dir=args.eval_dir,
         command=command,
+        seeds=args.seeds,
     )
     out = run_or_exit(run_table2, options)
     print(out.read_text())

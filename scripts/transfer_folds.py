@@ -6,12 +6,21 @@ Runs one Hydra multirun, ``python src/train.py -m experiment=transfer_<regime> d
 unless given), then reads each fold's ``metrics.json`` and ``video_scores.pt`` and writes a
 markdown report: per-fold video accuracy and the mean next to the paper's Table 3, per-group mAP
 (Table 4) and per-class AP. Extra arguments are Hydra overrides passed to every fold. The work is
-:func:`deepvideo.reports.transfer.run_transfer_report`. Examples::
+:func:`deepvideo.reports.transfer.run_transfer_report`.
+
+``--seeds N`` runs the folds at seeds 0..N-1 (``seed=S``; one multirun per seed in ``OUT/seed<S>``)
+and reports every Table 3 / Table 4 cell as mean ± sd over the seeds of the 3-fold means, with the
+per-seed values (default 1: one multirun in ``OUT``, the config's seed). Every report writes a JSON
+summary next to it (``report.json``: each seed's 3-fold accuracy and per-group mAP);
+``--compare DIR_A DIR_B`` reads two regimes' summaries and says whether B beats A at every seed
+beyond the spread. Examples::
 
     python scripts/transfer_folds.py --regime top3 --ckpt SPORTS1M_RUN/checkpoints/last.ckpt \\
         data.root=/data/ucf101
     python scripts/transfer_folds.py --regime scratch model=slow_fusion data.root=/data/ucf101
     python scripts/transfer_folds.py --regime top3 --out logs/transfer/top3 --skip-train
+    python scripts/transfer_folds.py --regime top3 --seeds 3 --ckpt CKPT --out logs/transfer/top3
+    python scripts/transfer_folds.py --compare logs/transfer/top logs/transfer/top3
 """
 
 from __future__ import annotations
@@ -28,7 +37,7 @@ os.environ.setdefault("PROJECT_ROOT", str(ROOT))
 
 from deepvideo.cli import run_or_exit  # noqa: E402
 from deepvideo.modules import REGIMES  # noqa: E402
-from deepvideo.reports.transfer import run_transfer_report  # noqa: E402
+from deepvideo.reports.transfer import compare_regimes, run_transfer_report  # noqa: E402
 from deepvideo.transfer import MultirunFailed, TransferOptions  # noqa: E402
 
 
@@ -37,14 +46,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         description=(__doc__ or "").split("\n\n")[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--regime", required=True, choices=sorted(REGIMES))
+    parser.add_argument("--regime", choices=sorted(REGIMES), help="required unless --compare")
     parser.add_argument("--ckpt", type=Path, help="pretrained checkpoint (not for scratch)")
     parser.add_argument("--folds", default="1,2,3", help="UCF-101 folds (default 1,2,3)")
     parser.add_argument("--out", type=Path, help="sweep directory (default logs/transfer/...)")
     parser.add_argument("--report", type=Path, help="markdown report (default OUT/report.md)")
     parser.add_argument("--skip-train", action="store_true", help="only rebuild the report")
+    parser.add_argument(
+        "--seeds", type=int, default=1, help="run the folds at seeds 0..N-1 (default 1)"
+    )
+    parser.add_argument(
+        "--compare",
+        nargs=2,
+        type=Path,
+        metavar=("DIR_A", "DIR_B"),
+        help="only compare two regimes' reports (sweep dirs or report.json): B − A over seeds",
+    )
     args, overrides = parser.parse_known_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if args.compare:
+        if overrides:
+            parser.error(f"--compare takes no other arguments: {' '.join(overrides)}")
+        print(run_or_exit(compare_regimes, *args.compare))
+        return 0
+    if args.regime is None:
+        parser.error("the following arguments are required: --regime (or --compare)")
     options = TransferOptions(
         regime=args.regime,
         ckpt=args.ckpt,
@@ -52,6 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         out=args.out,
         overrides=overrides,
         skip_train=args.skip_train,
+        seeds=args.seeds,
     )
     try:
         report = run_or_exit(run_transfer_report, options, args.report)

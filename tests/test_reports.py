@@ -275,6 +275,84 @@ def test_table2_takes_its_runs_from_a_table1_manifest(tmp_path: Path) -> None:
         run_table2(Table2Options(from_manifest=tmp_path / "none.json"))
 
 
+def save_hand_made(path: Path, model: str, values: list[list[float]]) -> Path:
+    """A fabricated ``video_scores.pt`` of :func:`hand_made`'s four videos and three classes."""
+    s = hand_made(model, values)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(
+        {
+            "video_index": torch.arange(4),
+            "scores": s.scores,
+            "targets": s.targets,
+            "video_ids": s.video_ids,
+            "class_names": s.class_names,
+            "model": model,
+        },
+        path,
+    )
+    return path
+
+
+def test_table2_over_the_seeds_of_a_manifest(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Seed 0: AP single = (5/6, 1, 1/3), seed 1: (1, 1, 1/3); slow fusion 1 everywhere. The
+    motion classes (run, swim) gain 41.7 and 33.3 points: holds; jump gains 0: does not."""
+    single = {
+        0: [[0.9, 0.2, 0.5], [0.8, 0.7, 0.4], [0.6, 0.1, 0.3], [0.1, 0.05, 0.35]],
+        1: [[0.9, 0.2, 0.5], [0.3, 0.7, 0.4], [0.6, 0.1, 0.3], [0.1, 0.05, 0.35]],
+    }
+    slow = [[0.9, 0.1, 0.1], [0.1, 0.8, 0.1], [0.8, 0.1, 0.1], [0.1, 0.1, 0.8]]
+    runs: dict[str, dict[str, dict[str, str]]] = {}
+    for seed in (0, 1):
+        for model, values in (("single_frame", single[seed]), ("slow_fusion", slow)):
+            run_dir = tmp_path / f"{model}_s{seed}"
+            save_hand_made(run_dir / "video_scores.pt", model, values)
+            runs.setdefault(f"table1_{model}", {})[str(seed)] = {"run_dir": str(run_dir)}
+    manifest = tmp_path / "table1.json"
+    manifest.write_text(json.dumps({"seeds": [0, 1], "runs": runs}))
+    groups = tmp_path / "class_groups.tsv"
+    groups.write_text("run\tmotion\njump\tboth\nswim\tmotion\n")
+    out = tmp_path / "table2.md"
+    script = load_script("table2")
+    args = ["--from-manifest", str(manifest), "--groups", str(groups), "--out", str(out)]
+    assert script.main(args) == 0
+    text = out.read_text()
+    cells = "| 33.3 ± 0.0 (33.3, 33.3) | 100.0 ± 0.0 (100.0, 100.0) | 66.7 ± 0.0 (66.7, 66.7) |"
+    assert f"| swim | motion {cells} yes |" in text
+    assert "| run | motion | 91.7 ± 11.8 (83.3, 100.0) |" in text and "(16.7, 0.0) | no |" in text
+    motion = "| 62.5 ± 5.9 (58.3, 66.7) | 100.0 ± 0.0 (100.0, 100.0) | 37.5 ± 5.9 (41.7, 33.3) |"
+    assert f"| motion | 2 {motion}" in text
+    assert "## Findings" in text
+    assert (
+        "- slow_fusion − single_frame, mean AP of the motion classes: +37.5 ± 5.9 points "
+        "(+41.7, +33.3): **holds** (same sign at all 2 seeds" in text
+    )
+    assert (
+        "- slow_fusion − single_frame, mean AP of the both classes: +0.0 ± 0.0 points "
+        "(+0.0, +0.0): **not significant at 2 seeds**." in text
+    )
+    assert "mean AP of all classes: +25.0 ± 3.9 points" in text
+    assert "- **Seeds**: 0, 1 (every seed the manifest records for both models)" in text
+    # --seeds 1: the old single-seed table of seed 0, which says it is one seed
+    assert script.main([*args, "--seeds", "1"]) == 0
+    one = out.read_text()
+    assert "| swim | motion | 0.333 | 1.000 | +0.667 |" in one and "a single seed" in one
+    capsys.readouterr()
+    for bad, message in (
+        (["--seeds", "0"], "--seeds 0: compare at least one seed"),
+        (["--seeds", "3"], "records no run of single_frame at seed 2, slow_fusion at seed 2"),
+    ):
+        with pytest.raises(SystemExit) as exit_:
+            script.main([*args, *bad])
+        err = capsys.readouterr().err
+        assert exit_.value.code == 2 and message in err and err.count("\n") == 1, err
+    pair = ["--a", str(tmp_path / "single_frame_s0"), "--b", str(tmp_path / "slow_fusion_s0")]
+    with pytest.raises(SystemExit) as exit_:
+        script.main([*pair, "--seeds", "2", "--out", str(out)])
+    assert exit_.value.code == 2 and "one pair of runs is one seed" in capsys.readouterr().err
+
+
 def load_script(name: str) -> ModuleType:
     spec = importlib.util.spec_from_file_location(f"script_{name}", ROOT / "scripts" / f"{name}.py")
     assert spec is not None and spec.loader is not None

@@ -3,6 +3,8 @@ the freezing regimes, the per-group mAP report and the whole chain on generated 
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import logging
 import math
 import os
@@ -26,9 +28,12 @@ from deepvideo.modules import FreezeLayers, InputDropout, VideoClassifier
 from deepvideo.reports.transfer import (
     ALL_CLASSES,
     FoldRun,
+    compare_regimes,
     group_map,
     load_fold_run,
     markdown_report,
+    markdown_seed_report,
+    seed_summary,
 )
 from deepvideo.synthetic import SyntheticConfig, generate
 from deepvideo.training import train
@@ -232,6 +237,140 @@ def test_fold_options_are_checked_before_anything_runs(tmp_path: Path) -> None:
         run_folds(TransferOptions("top", ckpt=tmp_path / "none.ckpt", out=tmp_path))
     with pytest.raises(ConfigError, match="no finished fold run"):
         run_folds(TransferOptions("top", skip_train=True, out=tmp_path))
+
+
+# ------------------------------------------------------------------------------ over seeds
+TARGETS = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]])
+GOOD = torch.tensor([[0.9, 0.1], [0.2, 0.8], [0.7, 0.3]])  # AP a = 1, b = 1
+# a: v0 (+) .9, v1 .6, v2 (+) .5 -> (1 + 2/3) / 2; b: v2 .5, v1 (+) .4 -> 1/2
+BAD = torch.tensor([[0.9, 0.1], [0.6, 0.4], [0.5, 0.5]])
+GROUPS = {"a": "Sports", "b": "Music"}
+
+
+def hand_made_fold(fold: int, accuracy: float, scores: torch.Tensor) -> FoldRun:
+    metrics = {"test/video_hit@1": accuracy, "test/videos": 3.0}
+    return FoldRun(fold, Path(f"f{fold}"), metrics, scores, TARGETS, ["a", "b"], GROUPS)
+
+
+def test_seed_report_aggregates_the_3_fold_means_over_seeds() -> None:
+    by_seed = {
+        0: [hand_made_fold(1, 0.5, GOOD), hand_made_fold(2, 1.0, GOOD)],
+        1: [hand_made_fold(2, 0.5, BAD), hand_made_fold(1, 0.5, GOOD)],
+    }
+    summary = seed_summary("top3", by_seed)
+    assert summary["seeds"] == [0, 1]
+    assert summary["video_accuracy"] == {"0": pytest.approx(0.75), "1": pytest.approx(0.5)}
+    assert summary["folds"]["1"] == {"1": 0.5, "2": 0.5}
+    # seed 1: each class's AP averaged over the folds: a (1 + 5/6) / 2, b (1 + 1/2) / 2
+    assert summary["group_map"]["1"] == {
+        "Music": pytest.approx(0.75),
+        "Sports": pytest.approx(11 / 12),
+        ALL_CLASSES: pytest.approx((0.75 + 11 / 12) / 2),
+    }
+    assert summary["group_map"]["0"]["Sports"] == pytest.approx(1.0)
+    json.dumps(summary)  # written as report.json
+    report = markdown_seed_report("top3", by_seed, commands=["train.py seed=0", "train.py seed=1"])
+    ours = (
+        "| **Fine-tune top 3 layers (ours, `experiment=transfer_top3`)** "
+        "| **62.5 ± 17.7 (75.0, 50.0)** |"
+    )
+    assert ours in report and "over seeds 0, 1 of the mean video Hit@1" in report
+    assert "| Sports | 1 | 0.958 ± 0.059 (1.000, 0.917) |" in report
+    assert "| **mean ± sd** | | **—** | **62.5 ± 17.7 (75.0, 50.0)** | **—** |" in report
+    assert "| 1 | 2 | 3 | — | 50.0 | — |" in report  # seed 1, fold 2
+    assert "Command (seed 1): `train.py seed=1`" in report
+
+
+def test_compare_regimes_states_a_finding_only_where_it_holds(tmp_path: Path) -> None:
+    a = {
+        "regime": "top",
+        "video_accuracy": {"0": 0.60, "1": 0.62, "2": 0.58},
+        "group_map": {"0": {"Sports": 0.5}, "1": {"Sports": 0.6}, "2": {"Sports": 0.5}},
+    }
+    b = {
+        "regime": "top3",
+        "video_accuracy": {"0": 0.70, "1": 0.71, "2": 0.69},
+        "group_map": {"0": {"Sports": 0.6}, "1": {"Sports": 0.5}, "2": {"Sports": 0.55}},
+    }
+    (tmp_path / "top").mkdir()
+    (tmp_path / "top" / "report.json").write_text(json.dumps(a))
+    (tmp_path / "top3.json").write_text(json.dumps(b))
+    lines = compare_regimes(tmp_path / "top", tmp_path / "top3.json").splitlines()
+    assert lines == [
+        "- top3 − top, 3-fold video accuracy: +10.0 ± 1.0 points (+10.0, +9.0, +11.0): "
+        "**holds** (same sign at all 3 seeds, mean larger than its standard deviation).",
+        "- top3 − top, mAP of Sports: +1.7 ± 10.4 points (+10.0, -10.0, +5.0): "
+        "**not significant at 3 seeds**.",
+    ]
+    with pytest.raises(ConfigError, match="does not exist"):
+        compare_regimes(tmp_path / "none", tmp_path / "top")
+
+
+def fabricate_fold(job: Path, fold: int, seed: int, accuracy: float) -> None:
+    """A finished fold job of a transfer multirun, without training: config, metrics, scores."""
+    (job / ".hydra").mkdir(parents=True)
+    (job / ".hydra" / "config.yaml").write_text(f"seed: {seed}\ndata:\n  fold: {fold}\n")
+    (job / "metrics.json").write_text(json.dumps({"test/video_hit@1": accuracy}))
+    torch.save(
+        {
+            "video_index": torch.arange(3),
+            "scores": GOOD,
+            "targets": TARGETS,
+            "video_ids": ["v0", "v1", "v2"],
+            "class_names": ["a", "b"],
+            "class_groups": GROUPS,
+            "fold": fold,
+            "model": "single_frame",
+        },
+        job / "video_scores.pt",
+    )
+
+
+def test_fold_script_reports_and_compares_seeds_of_finished_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = importlib.util.spec_from_file_location(
+        "transfer_folds", ROOT / "scripts" / "transfer_folds.py"
+    )
+    assert spec is not None and spec.loader is not None
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    accuracies = {"top": {0: (0.5, 0.7), 1: (0.6, 0.6)}, "top3": {0: (0.7, 0.9), 1: (0.6, 0.8)}}
+    for regime, per_seed in accuracies.items():
+        for seed, folds in per_seed.items():
+            for job, (fold, accuracy) in enumerate(zip((1, 2), folds, strict=True)):
+                fabricate_fold(tmp_path / regime / f"seed{seed}" / str(job), fold, seed, accuracy)
+        args = ["--regime", regime, "--skip-train", "--folds", "1,2", "--seeds", "2"]
+        assert script.main([*args, "--out", str(tmp_path / regime)]) == 0
+    out = capsys.readouterr().out
+    assert "top3: 3-fold video accuracy per seed 0: 0.800, 1: 0.700; mean ± sd 0.750 ± 0.071" in out
+    report = (tmp_path / "top3" / "report.md").read_text()
+    assert "| **75.0 ± 7.1 (80.0, 70.0)** |" in report
+    assert json.loads((tmp_path / "top3" / "report.json").read_text())["seeds"] == [0, 1]
+    assert script.main(["--compare", str(tmp_path / "top"), str(tmp_path / "top3")]) == 0
+    out = capsys.readouterr().out
+    assert (
+        "- top3 − top, 3-fold video accuracy: +15.0 ± 7.1 points (+20.0, +10.0): **holds**" in out
+    )
+    assert "- top3 − top, mAP of Sports: +0.0 ± 0.0 points (+0.0, +0.0): **not significant" in out
+    # one seed: the multirun's own directory, its report and summary (the config's seed)
+    assert (
+        script.main(["--regime", "top", "--skip-train", "--out", str(tmp_path / "top" / "seed1")])
+        == 0
+    )
+    one = json.loads((tmp_path / "top" / "seed1" / "report.json").read_text())
+    assert one["seeds"] == [1] and one["video_accuracy"] == {"1": pytest.approx(0.6)}
+    capsys.readouterr()
+    for bad, message in (
+        (["--seeds", "0"], "error: --seeds 0: run at least one seed\n"),
+        (
+            ["--seeds", "2", "seed=4"],
+            "error: --seeds sets seed=S itself: drop the seed= override\n",
+        ),
+    ):
+        with pytest.raises(SystemExit) as exit_:
+            script.main(["--regime", "scratch", *bad])
+        assert exit_.value.code == 2 and capsys.readouterr().err == message
 
 
 # ------------------------------------------------------------------------- end to end

@@ -6,9 +6,11 @@ The task: train one transfer regime (:data:`deepvideo.modules.REGIMES`: ``top``,
     python src/train.py -m experiment=transfer_<regime> data.fold=1,2,3 \\
         pretrained.ckpt_path=CKPT model=<the checkpoint's> data.recipe.width=<the checkpoint's>
 
-and find the fold runs it left (:func:`run_folds`). Each fold's run directory holds
-``metrics.json`` and ``video_scores.pt``; :mod:`deepvideo.reports.transfer` reads them back and
-writes Table 3 (the 3-fold mean accuracy) and Table 4 (mAP per class group).
+and find the fold runs it left (:func:`run_folds`). With ``seeds`` N > 1 it does so at seeds
+``0..N-1`` (``seed=S``), one multirun per seed in ``<out>/seed<S>`` (:func:`run_seed_folds`).
+Each fold's run directory holds ``metrics.json`` and ``video_scores.pt``;
+:mod:`deepvideo.reports.transfer` reads them back and writes Table 3 (the 3-fold mean accuracy)
+and Table 4 (mAP per class group).
 
 The folds run as a separate process (``src/train.py``), not by calling
 :func:`deepvideo.training.train`: tasks do not import each other, and a multirun gives every fold
@@ -17,6 +19,7 @@ its own Hydra run directory, config and log, exactly as a user's command line wo
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import os
@@ -43,6 +46,8 @@ __all__ = [
     "fold_dirs",
     "multirun_command",
     "run_folds",
+    "run_seed_folds",
+    "seed_sweep_dir",
 ]
 
 PROJECT_ROOT = Path(os.environ.get("PROJECT_ROOT") or Path(__file__).resolve().parents[2])
@@ -64,6 +69,9 @@ class TransferOptions:
 
     ``overrides`` are Hydra overrides passed to every fold; ``out`` is the sweep directory
     (default ``logs/transfer/<regime>_<time>``); ``skip_train`` only collects finished folds.
+    ``seeds``: run the folds at seeds ``0..seeds-1`` (:func:`run_seed_folds`; with more than one,
+    each seed's sweep is ``<out>/seed<S>``); ``seed``: the one seed this multirun passes
+    (``seed=S``; None: the config's).
     """
 
     regime: str
@@ -73,9 +81,17 @@ class TransferOptions:
     overrides: Sequence[str] = ()
     skip_train: bool = False
     train_script: Path = PROJECT_ROOT / "src" / "train.py"
+    seeds: int = 1
+    seed: int | None = None
 
     def check(self) -> None:
         """One-line errors for options that cannot work."""
+        if self.seeds < 1:
+            raise ConfigError(f"--seeds {self.seeds}: run at least one seed")
+        if self.seeds > 1 and any(
+            o.lstrip("+~").split("=", 1)[0] == "seed" for o in self.overrides
+        ):
+            raise ConfigError("--seeds sets seed=S itself: drop the seed= override")
         if self.regime not in REGIMES:
             raise ConfigError(f"unknown regime {self.regime!r}; choose from {sorted(REGIMES)}")
         if self.regime == "scratch" and self.ckpt is not None:
@@ -106,6 +122,7 @@ class FoldRuns:
     command: list[str]
     runs: list[tuple[int, Path]] = field(default_factory=list)
     wanted: list[int] = field(default_factory=list)
+    seed: int | None = None
 
     @property
     def missing(self) -> list[int]:
@@ -141,6 +158,8 @@ def multirun_command(opts: TransferOptions, sweep_dir: Path) -> list[str]:
     if opts.ckpt is not None:
         ckpt = Path(opts.ckpt).resolve()
         command += [f"pretrained.ckpt_path={ckpt}", *checkpoint_overrides(ckpt, opts.overrides)]
+    if opts.seed is not None:
+        command.append(f"seed={opts.seed}")
     return command + list(opts.overrides)
 
 
@@ -159,8 +178,7 @@ def run_folds(opts: TransferOptions) -> FoldRuns:
     """Train ``opts.regime`` on every requested fold (unless ``skip_train``) and collect the
     finished fold runs; at least one must exist."""
     opts.check()
-    stamp = dt.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
-    sweep_dir = Path(opts.out or PROJECT_ROOT / "logs" / "transfer" / f"{opts.regime}_{stamp}")
+    sweep_dir = _sweep_dir(opts)
     command = multirun_command(opts, sweep_dir)
     if not opts.skip_train:
         log.info("running %s", shlex.join(command))
@@ -171,4 +189,27 @@ def run_folds(opts: TransferOptions) -> FoldRuns:
     runs = fold_dirs(sweep_dir)
     if not runs:
         raise ConfigError(f"no finished fold run (metrics.json) under {sweep_dir}")
-    return FoldRuns(opts.regime, sweep_dir, command, runs, opts.wanted_folds)
+    return FoldRuns(opts.regime, sweep_dir, command, runs, opts.wanted_folds, opts.seed)
+
+
+def _sweep_dir(opts: TransferOptions) -> Path:
+    stamp = dt.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
+    return Path(opts.out or PROJECT_ROOT / "logs" / "transfer" / f"{opts.regime}_{stamp}")
+
+
+def seed_sweep_dir(out: Path, seed: int) -> Path:
+    """The sweep directory of ``seed`` under the ``--out`` of a multi-seed run."""
+    return Path(out) / f"seed{seed}"
+
+
+def run_seed_folds(opts: TransferOptions) -> list[FoldRuns]:
+    """:func:`run_folds` at seeds ``0..opts.seeds-1``, one :class:`FoldRuns` per seed in seed
+    order. One seed runs as before: one multirun in ``opts.out``, the config's seed."""
+    opts.check()
+    if opts.seeds == 1:
+        return [run_folds(opts)]
+    out = _sweep_dir(opts)
+    return [
+        run_folds(dataclasses.replace(opts, out=seed_sweep_dir(out, seed), seed=seed))
+        for seed in range(opts.seeds)
+    ]

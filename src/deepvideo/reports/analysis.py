@@ -5,7 +5,9 @@ motion-aware net (Slow Fusion) improves most over the Single-Frame net, and thos
 :func:`compare_runs` computes that from two ``video_scores.pt`` files (written by
 ``src/eval.py``), adds each class's group (``class_groups.tsv`` of the synthetic benchmark:
 motion / appearance / both, read by :func:`deepvideo.data.ucf101.parse_class_groups`) and
-per-group mean AP; :func:`markdown_table2` formats it (:mod:`deepvideo.reports.table2` runs it).
+per-group mean AP; :func:`markdown_table2` formats it (:mod:`deepvideo.reports.table2` runs it),
+and :func:`markdown_table2_seeds` formats the rows of several seeds' pairs of runs as
+``mean ± sd`` cells with a findings section (:mod:`deepvideo.reports.seeds`).
 :func:`confusion_matrix` and :func:`most_confused_pairs` back the confusion figure.
 """
 
@@ -19,6 +21,13 @@ import torch
 from torch import Tensor
 from torchmetrics.functional.classification import multilabel_average_precision
 
+from deepvideo.reports.seeds import (
+    difference_holds,
+    finding_line,
+    seed_cell,
+    seed_difference,
+    seeds_text,
+)
 from deepvideo.scores import VideoScores
 
 __all__ = [
@@ -28,8 +37,10 @@ __all__ = [
     "group_mean_ap",
     "markdown_confusions",
     "markdown_table2",
+    "markdown_table2_seeds",
     "most_confused_pairs",
     "per_class_ap",
+    "seed_group_means",
 ]
 
 
@@ -202,3 +213,118 @@ def markdown_confusions(
             lines.append(f"| {name} | {int(totals[c])} | {float(matrix[c, c] / totals[c]):.0%} |")
     lines.append("")
     return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------ over seeds
+def _mean_ap_rows(rows: Sequence[ClassComparison]) -> dict[str, tuple[float, float, int]]:
+    """:func:`group_mean_ap` of ``rows`` plus ``"all"`` (every class with positives)."""
+    out = group_mean_ap(rows)
+    both = [r for r in rows if not math.isnan(r.ap_a)]
+    if both:
+        out["all"] = (
+            sum(r.ap_a for r in both) / len(both),
+            sum(r.ap_b for r in both) / len(both),
+            len(both),
+        )
+    return out
+
+
+def seed_group_means(
+    per_seed: Mapping[int, Sequence[ClassComparison]],
+) -> dict[str, tuple[dict[int, float], dict[int, float], int]]:
+    """Per group (and ``"all"``): seed -> mean AP of ``a``, seed -> mean AP of ``b``, and the
+    number of classes (of the first seed that has the group)."""
+    out: dict[str, tuple[dict[int, float], dict[int, float], int]] = {}
+    for seed in sorted(per_seed):
+        for group, (ma, mb, n) in _mean_ap_rows(per_seed[seed]).items():
+            a, b, _ = out.setdefault(group, ({}, {}, n))
+            a[seed], b[seed] = ma, mb
+    return out
+
+
+def markdown_table2_seeds(
+    per_seed: Mapping[int, Sequence[ClassComparison]],
+    name_a: str,
+    name_b: str,
+    top: int = 6,
+    notes: Mapping[str, str] | None = None,
+    title: str = "Table 2 (Karpathy et al. 2014) on the synthetic benchmark",
+) -> str:
+    """Table 2 over several seeds: every AP cell is ``mean ± sd (per-seed values)`` (AP in %,
+    :func:`deepvideo.reports.seeds.seed_cell`), classes ordered by their mean difference, with a
+    findings section stating, per class group, whether ``b`` beats ``a`` at every seed beyond the
+    spread (:func:`deepvideo.reports.seeds.finding_line`).
+
+    ``per_seed``: seed -> the :func:`compare_runs` rows of that seed's pair of runs.
+    """
+    seeds = sorted(per_seed)
+    if not seeds:
+        raise ValueError("no seeds to report")
+    by_class: dict[str, dict[int, ClassComparison]] = {}
+    for seed in seeds:
+        for row in per_seed[seed]:
+            by_class.setdefault(row.name, {})[seed] = row
+
+    def diffs(name: str) -> list[float]:
+        return [r.difference for r in by_class[name].values() if not math.isnan(r.difference)]
+
+    def key(name: str) -> float:
+        values = diffs(name)
+        return sum(values) / len(values) if values else -math.inf
+
+    order = sorted(by_class, key=key, reverse=True)
+    valid = [name for name in order if diffs(name)]
+    top = min(top, len(valid))
+    best = valid[:top]
+    worst = [name for name in reversed(valid[-top:]) if name not in best]
+
+    def values(name: str, field: str) -> list[float | None]:
+        rows = by_class[name]
+        return [getattr(rows[s], field) if s in rows else None for s in seeds]
+
+    def table(selection: Sequence[str]) -> list[str]:
+        lines = [
+            f"| Class | Group | AP {name_a} | AP {name_b} | Δ AP ({name_b} − {name_a}) | holds |",
+            "| --- | --- | ---: | ---: | ---: | --- |",
+        ]
+        for name in selection:
+            group = next(iter(by_class[name].values())).group
+            holds = "yes" if difference_holds(diffs(name)) else "no"
+            cells = [seed_cell(values(name, f)) for f in ("ap_a", "ap_b", "difference")]
+            lines.append(f"| {name} | {group} | " + " | ".join(cells) + f" | {holds} |")
+        return lines
+
+    out = [f"# {title}", ""]
+    out += [
+        f"Per-class video AP (%) of **{name_a}** and **{name_b}** at {seeds_text(seeds)}: each "
+        "cell is mean ± sample sd over the seeds, then the value at every seed; classes ordered "
+        "by the mean difference. *holds*: the difference has the same sign at every seed and its "
+        "mean exceeds its sd.",
+        "",
+    ]
+    out += [f"Classes on which **{name_b}** gains most over **{name_a}**:", ""]
+    out += table(best) + [""]
+    if worst:
+        out += [f"Classes on which **{name_b}** gains least (or loses) against **{name_a}**:", ""]
+        out += table(worst) + [""]
+    groups = seed_group_means(per_seed)
+    out += [
+        "Per-group mean AP (%):",
+        "",
+        f"| Group | classes | mAP {name_a} | mAP {name_b} | Δ |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for group, (a, b, n) in groups.items():
+        delta = {s: b[s] - a[s] for s in a if s in b}
+        cells = [seed_cell([m.get(s) for s in seeds]) for m in (a, b, delta)]
+        out.append(f"| {group} | {n} | " + " | ".join(cells) + " |")
+    out += ["", "## Findings", ""]
+    for group, (a, b, _) in groups.items():
+        what = "all classes" if group == "all" else f"the {group} classes"
+        text = f"{name_b} − {name_a}, mean AP of {what}"
+        out.append(finding_line(text, seed_difference(a, b)))
+    out += ["", "All classes:", ""] + table(order) + [""]
+    for key_, value in (notes or {}).items():
+        out.append(f"- **{key_}**: {value}")
+    out.append("")
+    return "\n".join(out)

@@ -10,24 +10,36 @@ next to the paper's Table 3 (its 3-fold mean accuracy, with the paper's two base
 reference rows), and Table 4: the mean average precision of every class group (UCF-101's five
 class types) and of all classes, with the per-class AP below it. :func:`run_transfer_report` does
 it all (``scripts/transfer_folds.py``).
+
+At several seeds (``TransferOptions.seeds``, :func:`deepvideo.transfer.run_seed_folds`) the report
+(:func:`markdown_seed_report`) gives every Table 3 / Table 4 cell as ``mean ± sd`` over the seeds
+of the 3-fold means, with the per-seed values (:func:`deepvideo.reports.seeds.seed_cell`). Next to
+every report a JSON summary (``report.json``, :func:`seed_summary`) records each seed's 3-fold
+accuracies and per-group mAP; :func:`compare_regimes` reads two regimes' summaries and states
+whether one beats the other at every seed beyond the spread (``--compare``).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import shlex
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
+import yaml
 from torch import Tensor
 
+from deepvideo.errors import ConfigError
 from deepvideo.reports.analysis import per_class_ap
 from deepvideo.reports.experiments import read_metrics
+from deepvideo.reports.seeds import finding_line, seed_cell, seed_difference, seeds_text
 from deepvideo.scores import load_video_scores
-from deepvideo.transfer import FoldRuns, TransferOptions, run_folds
+from deepvideo.transfer import FoldRuns, TransferOptions, run_seed_folds
 
 log = logging.getLogger(__name__)
 
@@ -37,11 +49,17 @@ __all__ = [
     "PAPER_TABLE3_BASELINES",
     "FoldRun",
     "TransferReport",
+    "compare_regimes",
     "group_map",
     "load_fold_run",
+    "load_summary",
     "markdown_report",
+    "markdown_seed_report",
     "run_transfer_report",
+    "seed_summary",
+    "summary_path",
     "write_report",
+    "write_seed_report",
 ]
 
 ALL_CLASSES = "All classes"
@@ -54,6 +72,12 @@ PAPER_TABLE3_BASELINES = {
     "Soomro et al. [22]": 43.9,
     "Feature Histograms + Neural Net": 59.0,
 }
+# The test metrics of the per-fold tables: (metrics.json key, column label).
+METRICS = (
+    ("test/clip_hit@1", "Clip Hit@1"),
+    ("test/video_hit@1", "Video accuracy (Hit@1)"),
+    ("test/video_hit@5", "Video Hit@5"),
+)
 REGIME_NAMES = {
     "scratch": "Train from scratch",
     "top": "Fine-tune top layer",
@@ -140,6 +164,11 @@ def table3_lines(regime: str, folds: Sequence[FoldRun]) -> list[str]:
     """Table 3: our mean video accuracy next to the paper's rows (marked as the paper's)."""
     ours = _mean([r.metrics.get("test/video_hit@1", math.nan) for r in folds])
     fold_list = ", ".join(str(r.fold) for r in folds)
+    return _table3(regime, _fmt(ours, percent=True), f"mean video Hit@1 over folds {fold_list}")
+
+
+def _table3(regime: str, ours: str, source: str) -> list[str]:
+    """Table 3 with our cell ``ours`` (described by ``source``) below the paper's rows."""
     lines = [
         "## Table 3: 3-fold accuracy, ours and the paper's (%)",
         "",
@@ -156,8 +185,8 @@ def table3_lines(regime: str, folds: Sequence[FoldRun]) -> list[str]:
             f"| *{title} (paper, Slow Fusion from Sports-1M)* | *{paper:.1f}* | {paper_source} |"
         )
     lines += [
-        f"| **{title} (ours, `experiment=transfer_{regime}`)** | **{_fmt(ours, percent=True)}** "
-        f"| this report: mean video Hit@1 over folds {fold_list} |",
+        f"| **{title} (ours, `experiment=transfer_{regime}`)** | **{ours}** "
+        f"| this report: {source} |",
         "",
     ]
     return lines
@@ -186,11 +215,7 @@ def markdown_report(
         lines[-1] += f" Paper (Table 3, real UCF-101, 3-fold mean accuracy): {paper:.1f}%."
     lines += [*notes, ""]
 
-    keys = [
-        ("test/clip_hit@1", "Clip Hit@1"),
-        ("test/video_hit@1", "Video accuracy (Hit@1)"),
-        ("test/video_hit@5", "Video Hit@5"),
-    ]
+    keys = METRICS
     lines += ["## Accuracy per fold (%)", ""]
     lines += ["| Fold | test videos | " + " | ".join(label for _, label in keys) + " |"]
     lines += ["| --- | ---: | " + " | ".join("---:" for _ in keys) + " |"]
@@ -235,17 +260,227 @@ def markdown_report(
     return "\n".join(lines)
 
 
+# ------------------------------------------------------------------------------ over seeds
+def _fold_mean_ap(folds: Sequence[FoldRun]) -> Tensor:
+    """Each class's AP averaged over the folds (NaN where no fold has a positive)."""
+    aps = [run.ap for run in folds]
+    return torch.stack(aps).nanmean(0) if len(aps) > 1 else aps[0]
+
+
+def _check_classes(folds: Sequence[FoldRun]) -> None:
+    for run in folds[1:]:
+        if run.class_names != folds[0].class_names:
+            raise ValueError(f"{run.run_dir} and {folds[0].run_dir} have different classes")
+
+
+def _none_if_nan(value: float) -> float | None:
+    return None if math.isnan(value) else value
+
+
+def seed_summary(regime: str, by_seed: Mapping[int, Sequence[FoldRun]]) -> dict[str, Any]:
+    """What a regime's report found at each seed, for ``report.json``: per seed, the 3-fold mean
+    of every test metric (``metrics``; ``video_accuracy`` is ``test/video_hit@1``), each fold's
+    video accuracy (``folds``), the mAP of every class group of the fold-mean per-class AP
+    (``group_map``, :func:`group_map`) and the run directories. Seeds are JSON keys (strings);
+    NaN is written as null."""
+    out: dict[str, Any] = {
+        "regime": regime,
+        "seeds": sorted(by_seed),
+        "video_accuracy": {},
+        "metrics": {},
+        "folds": {},
+        "group_map": {},
+        "run_dirs": {},
+    }
+    for seed in sorted(by_seed):
+        folds = sorted(by_seed[seed], key=lambda f: f.fold)
+        if not folds:
+            raise ValueError(f"no fold runs at seed {seed}")
+        _check_classes(folds)
+        key = str(seed)
+        means = {k: _mean([r.metrics.get(k, math.nan) for r in folds]) for k, _ in METRICS}
+        out["metrics"][key] = {k: _none_if_nan(v) for k, v in means.items()}
+        out["video_accuracy"][key] = _none_if_nan(means["test/video_hit@1"])
+        out["folds"][key] = {
+            str(r.fold): _none_if_nan(r.metrics.get("test/video_hit@1", math.nan)) for r in folds
+        }
+        groups = group_map(_fold_mean_ap(folds), folds[0].class_names, folds[0].class_groups)
+        out["group_map"][key] = {g: _none_if_nan(v) for g, (v, _) in groups.items()}
+        out["run_dirs"][key] = [str(r.run_dir) for r in folds]
+    return out
+
+
+def _cell(per_seed: Mapping[str, float | None], seeds: Sequence[int], percent: bool) -> str:
+    return seed_cell(
+        [per_seed.get(str(s)) for s in seeds],
+        scale=100.0 if percent else 1.0,
+        digits=1 if percent else 3,
+    )
+
+
+def markdown_seed_report(
+    regime: str,
+    by_seed: Mapping[int, Sequence[FoldRun]],
+    commands: Sequence[str] = (),
+    notes: Sequence[str] = (),
+) -> str:
+    """The report of one regime at several seeds: every cell is ``mean ± sd (per-seed values)``
+    over the seeds of the seed's 3-fold mean (accuracies in %, mAP as a fraction), then each
+    seed's folds."""
+    if not by_seed or not all(by_seed.values()):
+        raise ValueError("no fold runs to report")
+    summary = seed_summary(regime, by_seed)
+    seeds: list[int] = summary["seeds"]
+    first = sorted(by_seed[seeds[0]], key=lambda f: f.fold)
+    names, groups = first[0].class_names, first[0].class_groups
+    for seed in seeds[1:]:
+        if sorted(by_seed[seed], key=lambda f: f.fold)[0].class_names != names:
+            raise ValueError(f"seed {seed} has other classes than seed {seeds[0]}")
+    title = REGIME_NAMES.get(regime, regime)
+    lines = [f"# UCF-101 transfer: {title} (`experiment=transfer_{regime}`)", ""]
+    lines += [f"Command ({seeds_text([s])}): `{c}`" for s, c in zip(seeds, commands, strict=False)]
+    lines += [""] if commands else []
+    lines += [
+        f"Karpathy et al. 2014, Sec. 4.2. {len(names)} classes, {seeds_text(seeds)}. Every cell "
+        "is the mean ± sample sd over the seeds of the seed's mean over its folds, then the value "
+        "at each seed."
+    ]
+    paper = PAPER_TABLE3.get(regime)
+    if paper is not None:
+        lines[-1] += f" Paper (Table 3, real UCF-101, 3-fold mean accuracy): {paper:.1f}%."
+    lines += [*notes, ""]
+
+    metrics = summary["metrics"]
+    lines += ["## Accuracy, mean over the folds (%)", ""]
+    lines += ["| Seed | folds | " + " | ".join(label for _, label in METRICS) + " |"]
+    lines += ["| --- | --- | " + " | ".join("---:" for _ in METRICS) + " |"]
+    for seed in seeds:
+        folds = ", ".join(sorted(summary["folds"][str(seed)], key=int))
+        cells = [_cell({str(seed): metrics[str(seed)][k]}, [seed], True) for k, _ in METRICS]
+        lines.append(f"| {seed} | {folds} | " + " | ".join(cells) + " |")
+    cells = [_cell({s: m[k] for s, m in metrics.items()}, seeds, True) for k, _ in METRICS]
+    lines += ["| **mean ± sd** | | " + " | ".join(f"**{c}**" for c in cells) + " |", ""]
+    ours = _cell(summary["video_accuracy"], seeds, True)
+    lines += _table3(
+        regime, ours, f"mean ± sd over {seeds_text(seeds)} of the mean video Hit@1 over the folds"
+    )
+
+    maps = summary["group_map"]
+    overall = group_map(_fold_mean_ap(first), names, groups)
+    lines += ["## Table 4: mean average precision per class group", ""]
+    lines += ["| Group | classes | mAP |", "| --- | ---: | ---: |"]
+    for group, (_, count) in overall.items():
+        label = f"**{group}**" if group == ALL_CLASSES else group
+        cell = _cell({s: m.get(group) for s, m in maps.items()}, seeds, False)
+        lines.append(f"| {label} | {count} | {cell} |")
+    lines += [
+        "",
+        "mAP: the mean over a group's classes of each class's average precision over the test "
+        "videos (torchmetrics multilabel AP), each class's AP averaged over the folds first.",
+        "",
+        "## Average precision per class",
+        "",
+        "| Class | Group | AP |",
+        "| --- | --- | ---: |",
+    ]
+    per_seed_ap = {str(s): _fold_mean_ap(by_seed[s]).tolist() for s in seeds}
+    for c, name in enumerate(names):
+        values = {s: _none_if_nan(ap[c]) for s, ap in per_seed_ap.items()}
+        lines.append(f"| {name} | {groups.get(name, '—')} | {_cell(values, seeds, False)} |")
+    lines += ["", "## Accuracy per fold and seed (%)", ""]
+    lines += ["| Seed | Fold | test videos | " + " | ".join(label for _, label in METRICS) + " |"]
+    lines += ["| --- | --- | ---: | " + " | ".join("---:" for _ in METRICS) + " |"]
+    for seed in seeds:
+        for run in sorted(by_seed[seed], key=lambda f: f.fold):
+            videos = run.metrics.get("test/videos", float(run.scores.shape[0]))
+            cells = [_fmt(run.metrics.get(k, math.nan), percent=True) for k, _ in METRICS]
+            lines.append(f"| {seed} | {run.fold} | {int(videos)} | " + " | ".join(cells) + " |")
+    lines += ["", "Run directories:", ""]
+    lines += [
+        f"- seed {s}: " + ", ".join(f"`{d}`" for d in summary["run_dirs"][str(s)]) for s in seeds
+    ]
+    lines.append("")
+    return "\n".join(lines)
+
+
+def summary_path(report: Path) -> Path:
+    """The JSON summary next to a report (``report.md`` -> ``report.json``)."""
+    return Path(report).with_suffix(".json")
+
+
+def load_summary(path: str | Path) -> dict[str, Any]:
+    """A regime's ``report.json``: ``path`` itself, the summary of a ``.md`` report, or
+    ``report.json`` in a sweep directory."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "report.json"
+    elif path.suffix != ".json":
+        path = summary_path(path)
+    if not path.is_file():
+        raise ConfigError(
+            f"{path} does not exist: pass a sweep directory (or its report.json) that "
+            "scripts/transfer_folds.py wrote"
+        )
+    data: dict[str, Any] = json.loads(path.read_text())
+    if "video_accuracy" not in data:
+        raise ConfigError(f"{path} is not a transfer report summary (no video_accuracy)")
+    return data
+
+
+def _by_seed(values: Mapping[str, float | None]) -> dict[int, float | None]:
+    return {int(s): v for s, v in values.items()}
+
+
+def compare_regimes(report_a_json: str | Path, report_b_json: str | Path) -> str:
+    """Whether regime b beats regime a (their ``report.json`` summaries, :func:`load_summary`)
+    at every seed beyond the spread: a markdown bullet
+    (:func:`deepvideo.reports.seeds.finding_line`) for ``b − a`` of the 3-fold video accuracy,
+    then one for the mAP of every class group both report. Differences are over the seeds both
+    ran, in points (%)."""
+    a, b = load_summary(report_a_json), load_summary(report_b_json)
+    name_a, name_b = str(a.get("regime", "a")), str(b.get("regime", "b"))
+    what = f"{name_b} − {name_a}"
+    lines = [
+        finding_line(
+            f"{what}, 3-fold video accuracy",
+            seed_difference(_by_seed(a["video_accuracy"]), _by_seed(b["video_accuracy"])),
+        )
+    ]
+    maps_a, maps_b = a.get("group_map") or {}, b.get("group_map") or {}
+    groups = list(dict.fromkeys(g for m in maps_a.values() for g in m))
+    for group in groups:
+        ga = {int(s): m.get(group) for s, m in maps_a.items()}
+        gb = {int(s): m.get(group) for s, m in maps_b.items()}
+        difference = seed_difference(ga, gb)
+        if difference.values:
+            lines.append(finding_line(f"{what}, mAP of {group}", difference))
+    return "\n".join(lines)
+
+
 @dataclass
 class TransferReport:
-    """The written report and what it summarises."""
+    """The written report and what it summarises (``by_seed``: each seed's folds, when the
+    report covers more than one seed)."""
 
     path: Path
     regime: str
     folds: list[FoldRun]
     missing: list[int]
+    by_seed: dict[int, list[FoldRun]] = field(default_factory=dict)
 
     def summary(self) -> str:
-        """``<regime>: video accuracy per fold 1: 0.xyz, ...; mean 0.xyz; report PATH``."""
+        """``<regime>: video accuracy per fold 1: 0.xyz, ...; mean 0.xyz; report PATH``; at
+        several seeds each seed's 3-fold mean and their mean ± sd."""
+        if len(self.by_seed) > 1:
+            accuracies = seed_summary(self.regime, self.by_seed)["video_accuracy"]
+            per_seed = ", ".join(
+                f"{s}: {_fmt(v if v is not None else math.nan)}" for s, v in accuracies.items()
+            )
+            cell = seed_cell(list(accuracies.values()), scale=1.0, digits=3)
+            return (
+                f"{self.regime}: 3-fold video accuracy per seed {per_seed}; "
+                f"mean ± sd {cell}; report {self.path}"
+            )
         accuracy = [f.metrics.get("test/video_hit@1", math.nan) for f in self.folds]
         per_fold = ", ".join(
             f"{f.fold}: {a:.3f}" for f, a in zip(self.folds, accuracy, strict=True)
@@ -256,20 +491,59 @@ class TransferReport:
         )
 
 
+def _config_seed(run_dir: Path) -> int | None:
+    """The ``seed`` a Hydra run trained with (its ``.hydra/config.yaml``), if it says."""
+    config = Path(run_dir) / ".hydra" / "config.yaml"
+    try:
+        seed = (yaml.safe_load(config.read_text()) or {}).get("seed")
+    except (OSError, yaml.YAMLError, AttributeError):
+        return None
+    return int(seed) if isinstance(seed, int) else None
+
+
+def _write(path: Path, text: str, summary: Mapping[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    summary_path(path).write_text(json.dumps(summary, indent=2) + "\n")
+    log.info("transfer report written to %s (summary %s)", path, summary_path(path))
+
+
 def write_report(runs: FoldRuns, report: Path | None = None) -> TransferReport:
     """Read the fold runs of a finished multirun and write the markdown report (default
-    ``<sweep dir>/report.md``)."""
-    folds = [load_fold_run(job, fold) for fold, job in runs.runs]
+    ``<sweep dir>/report.md``) and its JSON summary (:func:`seed_summary`, one seed: the run's)."""
+    folds = sorted((load_fold_run(job, fold) for fold, job in runs.runs), key=lambda f: f.fold)
     notes = [f"Missing folds: {runs.missing}."] if runs.missing else []
     text = markdown_report(runs.regime, folds, command=shlex.join(runs.command[1:]), notes=notes)
     path = Path(report) if report is not None else runs.sweep_dir / "report.md"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-    log.info("transfer report written to %s", path)
-    return TransferReport(path, runs.regime, sorted(folds, key=lambda f: f.fold), runs.missing)
+    seed = runs.seed if runs.seed is not None else _config_seed(folds[0].run_dir)
+    _write(path, text, seed_summary(runs.regime, {seed or 0: folds}))
+    return TransferReport(path, runs.regime, folds, runs.missing)
+
+
+def write_seed_report(runs: Sequence[FoldRuns], report: Path | None = None) -> TransferReport:
+    """The report of a regime at several seeds (one :class:`FoldRuns` per seed, each with its
+    ``seed``), written to ``report`` (default ``report.md`` in the seeds' parent directory) with
+    its JSON summary; one seed: :func:`write_report`."""
+    if len(runs) == 1:
+        return write_report(runs[0], report)
+    by_seed: dict[int, list[FoldRun]] = {}
+    notes = []
+    for index, seed_runs in enumerate(runs):
+        seed = seed_runs.seed if seed_runs.seed is not None else index
+        folds = [load_fold_run(job, fold) for fold, job in seed_runs.runs]
+        by_seed[seed] = sorted(folds, key=lambda f: f.fold)
+        if seed_runs.missing:
+            notes.append(f"Missing folds at seed {seed}: {seed_runs.missing}.")
+    regime = runs[0].regime
+    commands = [shlex.join(r.command[1:]) for r in runs]
+    text = markdown_seed_report(regime, by_seed, commands=commands, notes=notes)
+    path = Path(report) if report is not None else runs[0].sweep_dir.parent / "report.md"
+    _write(path, text, seed_summary(regime, by_seed))
+    missing = sorted({f for r in runs for f in r.missing})
+    return TransferReport(path, regime, by_seed[min(by_seed)], missing, by_seed)
 
 
 def run_transfer_report(opts: TransferOptions, report: Path | None = None) -> TransferReport:
-    """Train the regime on every fold (:func:`deepvideo.transfer.run_folds`, unless
-    ``opts.skip_train``) and write the report."""
-    return write_report(run_folds(opts), report)
+    """Train the regime on every fold at every seed (:func:`deepvideo.transfer.run_seed_folds`,
+    unless ``opts.skip_train``) and write the report."""
+    return write_seed_report(run_seed_folds(opts), report)

@@ -65,7 +65,7 @@ def test_findings_hold_only_at_every_seed_beyond_the_spread() -> None:
     diff = difference(results, "conv_pooling_30", "lstm_30", "order")
     assert diff.values == pytest.approx((0.4, -0.05, 0.05)) and not diff.holds
     text = markdown_report(results, {"seeds": {"0": {}, "1": {}, "2": {}}, "machine": "cpu"})
-    assert "conv pooling beats the single frame on the `window` classes" in text
+    assert "conv pooling minus the single frame on the `window` classes" in text
     assert "**holds**" in text and "**not significant at 3 seeds**" in text
     assert "65.0 ± 5.0 (60.0, 70.0, 65.0)" in text
     against = text[text.index("## Against the paper") :]

@@ -427,7 +427,8 @@ def markdown_report(results: Mapping[str, RunResults], manifest: Mapping[str, An
         "Commands: "
         + ", then ".join(f"`{c}`" for c in manifest.get("commands") or [])
         + ", then `python scripts/report_ng2015.py --skip-train` (this file)  ",
-        f"Machine: {manifest.get('machine', '?')}; precision: {', '.join(precisions)}  ",
+        f"Machine: {str(manifest.get('machine', '?')).removesuffix(', fp32')}; precision "
+        f"(precision=auto, measured per model): {', '.join(precisions)}  ",
         f"Seeds: up to {seeds} (each row: its seeds column; a single-seed row states no finding); "
         "cells: mean ± sample standard deviation over seeds (per-seed values); "
         f"total wall time {manifest.get('wall_s', 0.0) / 60:.0f} min",
@@ -456,10 +457,10 @@ def markdown_report(results: Mapping[str, RunResults], manifest: Mapping[str, An
         "",
     ]
     claims = [
-        ("single_frame", "conv_pooling_30", "window", "conv pooling beats the single frame"),
-        ("slow_fusion", "conv_pooling_30", "window", "conv pooling beats Slow Fusion"),
-        ("conv_pooling_30", "lstm_30", "order", "the LSTM beats conv pooling"),
-        ("conv_pooling_30", "conv_pooling_120", "window", "120 frames beat 30"),
+        ("single_frame", "conv_pooling_30", "window", "conv pooling minus the single frame"),
+        ("slow_fusion", "conv_pooling_30", "window", "conv pooling minus Slow Fusion"),
+        ("conv_pooling_30", "lstm_30", "order", "the LSTM minus conv pooling"),
+        ("conv_pooling_30", "conv_pooling_120", "window", "120 frames minus 30"),
     ]
     for a, b, group, text in claims:
         diff = difference(results, a, b, group)

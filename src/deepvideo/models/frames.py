@@ -19,6 +19,7 @@ as Ng et al. initialise their CNNs from ImageNet models (Sec. 3.3).
 
 from __future__ import annotations
 
+import abc
 import logging
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -78,7 +79,7 @@ def _strip(state: Mapping[str, Tensor], prefix: str) -> dict[str, Tensor]:
     return {k[n:]: v for k, v in state.items() if k.startswith(prefix)}
 
 
-class FrameTower(nn.Module):
+class FrameTower(nn.Module, abc.ABC):
     """Base class of the per-frame CNNs (Ng et al. 2015, Sec. 3).
 
     Subclasses build ``features`` (the conv trunk, ``(B, 3, T, H, W) -> (B, C, T, h, w)``),
@@ -175,9 +176,10 @@ class FrameTower(nn.Module):
 
     # ----------------------------------------------------------------------------------------
     # stored weights
+    @abc.abstractmethod
     def _source_state(self, raw: Mapping[str, Tensor]) -> tuple[dict[str, Tensor], set[str]]:
-        """Map a file's tensors to this tower's state-dict keys; also return the required keys."""
-        raise NotImplementedError
+        """Map a file's tensors to this tower's state-dict keys; also return the required keys
+        (each tower reads its own file formats)."""
 
     def _load_weights(self, weights: str | Path) -> None:
         path = Path(weights).expanduser()

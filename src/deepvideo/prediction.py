@@ -28,6 +28,7 @@ from torch import nn
 from deepvideo.checkpoint import class_names, load_checkpoint, load_network
 from deepvideo.data.datamodule import build_datamodule
 from deepvideo.data.datasets import EvalClips
+from deepvideo.data.sampling import fps_frames
 from deepvideo.data.video import EncodedVideo
 from deepvideo.errors import ConfigError
 from deepvideo.models.lstm import combine_frames
@@ -76,9 +77,7 @@ def running_prediction(
     spec = clips.sampler.spec
     fps = spec.target_fps or 1.0
     usable = spec.usable_frames(video.num_frames, video.fps)
-    step = video.fps / fps
-    grid = np.unique(np.floor(np.arange(0, usable, step) + 1e-6).astype(np.int64))
-    indices: list[int] = [int(i) for i in grid if i < usable] or [0]
+    indices = fps_frames(usable, video.fps, fps, max_frames=usable, repeat=False)
     sample = {"video": video.get_frames(indices)}
     rng = np.random.default_rng(0)  # one view: the centre crop, no flip; nothing is random
     frames = clips.transform.eval_pipeline(1)(sample, rng)["video"]  # (1, C, T, S, S)

@@ -36,7 +36,6 @@ from deepvideo.data.ucf101 import parse_class_groups
 from deepvideo.errors import ConfigError
 from deepvideo.reports.analysis import per_class_ap
 from deepvideo.reports.experiments import (
-    PROJECT_ROOT,
     best_checkpoint,
     evaluate_checkpoint,
     read_metrics,
@@ -553,10 +552,3 @@ def _against_paper(results: Mapping[str, RunResults], claim: PaperClaim) -> str:
     else:
         verdict = f"**not resolved at {n} seeds**; {claim.why_not}"
     return f"- {name}: ours {mean:+.1f} points video Hit@1 ({claim.paper}): {verdict}."
-
-
-def project_relative(path: Path) -> str:
-    return short_path(path) if path.is_absolute() else str(path)
-
-
-DEFAULT_OUT = PROJECT_ROOT / "reports" / "ng2015_synthetic_long.md"

@@ -23,7 +23,12 @@ from deepvideo.models import (
     count_parameters,
 )
 from deepvideo.models.multires import fovea_context_streams
-from deepvideo.models.tower import MEMORY_FORMATS, flatten_time_major, pool_output_size
+from deepvideo.models.tower import (
+    MEMORY_FORMATS,
+    LocalResponseNorm,
+    flatten_time_major,
+    pool_output_size,
+)
 
 CONF_MODEL = Path(__file__).resolve().parents[1] / "conf" / "model"
 TOWER_YAML = CONF_MODEL / "tower" / "alexnet.yaml"
@@ -496,7 +501,8 @@ def _reference_features(blocks: nn.Module, x: torch.Tensor) -> torch.Tensor:
         conv = block.conv
         x = F.relu(F.conv3d(x, conv.weight, conv.bias, conv.stride, conv.padding))
         if hasattr(block, "norm"):
-            x = block.norm(x)  # nn.LocalResponseNorm on (B, C, T, H, W): across channels
+            n = block.norm  # PyTorch's own LRN on (B, C, T, H, W): across channels
+            x = F.local_response_norm(x, n.size, n.alpha, n.beta, n.k)
         if hasattr(block, "pool"):
             p = block.pool
             k, s = int(p.kernel_size), int(p.stride)
@@ -553,6 +559,35 @@ def test_2d_execution_equals_3d_reference(name: str, memory_format: str, tower: 
     assert grads[0].keys() == grads[1].keys()
     for n in grads[0]:
         torch.testing.assert_close(grads[0][n], grads[1][n], rtol=1e-9, atol=1e-12, msg=n)
+
+
+@pytest.mark.parametrize("shape", [(4, 24, 9, 9), (2, 16, 3, 9, 9)])
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_fast_lrn_equals_pytorchs(shape: tuple[int, ...], channels_last: bool) -> None:
+    """deepvideo's LocalResponseNorm (window sums, explicit backward) computes PyTorch's
+    nn.LocalResponseNorm: outputs and gradients in fp32, any rank and memory format; gradcheck in
+    float64 for the paper's parameters and for an even window, beta 0.75 and a generic beta."""
+    torch.manual_seed(0)
+    x = torch.randn(*shape) * 30
+    if channels_last and len(shape) == 4:
+        x = x.contiguous(memory_format=torch.channels_last)
+    grad = torch.randn(shape)
+    outs, grads = [], []
+    for layer in (LocalResponseNorm(5, 1e-4, 0.5, 2.0), nn.LocalResponseNorm(5, 1e-4, 0.5, 2.0)):
+        xi = x.clone().requires_grad_()
+        out = layer(xi)
+        out.backward(grad)
+        outs.append(out)
+        grads.append(xi.grad)
+    torch.testing.assert_close(outs[0], outs[1], rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(grads[0], grads[1], rtol=1e-5, atol=1e-5)
+    x64 = (torch.randn(2, 7, 3, 3, dtype=torch.float64) * 30).requires_grad_()
+    for size, alpha, beta, k in [(5, 1e-4, 0.5, 2.0), (4, 1e-2, 0.75, 1.0), (3, 1e-2, 0.6, 1.5)]:
+        layer = LocalResponseNorm(size, alpha, beta, k)
+        assert torch.autograd.gradcheck(layer, (x64,))
+        torch.testing.assert_close(
+            layer(x64), F.local_response_norm(x64, size, alpha, beta, k), rtol=1e-12, atol=1e-12
+        )
 
 
 def test_lrn_on_5d_maps_equals_lrn_on_folded_maps(tower: dict) -> None:

@@ -10,6 +10,7 @@ import pytorch_lightning as pl
 from omegaconf import DictConfig
 
 from deepvideo.checkpoint import expand_from, load_pretrained_from_config
+from deepvideo.errors import ConfigError
 from deepvideo.modules import FreezeLayers
 from deepvideo.runs import build, output_dir, print_summary, to_float_dict, write_metrics
 from deepvideo.utils.instantiate import instantiate_trainer
@@ -18,7 +19,8 @@ log = logging.getLogger(__name__)
 
 
 def train(cfg: DictConfig) -> dict[str, float]:
-    """Fit ``cfg.model`` on ``cfg.data``, test the best checkpoint, return all logged metrics."""
+    """Fit ``cfg.model`` on ``cfg.data``, test the best checkpoint (or, with
+    ``test_weights=final``, the weights training ended with), return all logged metrics."""
     pl.seed_everything(cfg.seed, workers=True)
     datamodule, module = build(cfg)
     # transfer learning (Karpathy et al. 2014, Sec. 4.2): start from a pretrained checkpoint's
@@ -44,9 +46,14 @@ def train(cfg: DictConfig) -> dict[str, float]:
         trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
     metrics: dict[str, Any] = dict(trainer.callback_metrics)
     if cfg.get("test", True):
-        best = getattr(trainer.checkpoint_callback, "best_model_path", "") or None
-        if best is None and cfg.get("train", True):
-            log.warning("no best checkpoint was saved: testing the current weights")
+        weights = cfg.get("test_weights", "best")
+        if weights not in ("best", "final"):
+            raise ConfigError(f"test_weights must be 'best' or 'final', got {weights!r}")
+        best = None
+        if weights == "best":
+            best = getattr(trainer.checkpoint_callback, "best_model_path", "") or None
+            if best is None and cfg.get("train", True):
+                log.warning("no best checkpoint was saved: testing the current weights")
         trainer.test(module, datamodule=datamodule, ckpt_path=best)
         metrics.update(trainer.callback_metrics)
         metrics = to_float_dict(metrics)

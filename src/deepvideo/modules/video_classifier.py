@@ -3,7 +3,7 @@
 The network (``net``) is any ``nn.Module`` mapping ``(B, C, T, H, W)`` clips to class logits; it
 knows nothing of Lightning. Optimizer and scheduler come from the config as partials (Karpathy et
 al. 2014, Sec. 3.3: SGD, momentum 0.9, weight decay 5e-4, learning rate 1e-3, reduced when the
-validation metric plateaus).
+validation metric plateaus; the recipes' schedules are in :mod:`deepvideo.modules.schedules`).
 
 Training sees one clip per video. Validation and test see several clips per video, each as
 ``V`` views (crops/flips, batch shape ``(B, V, C, T, H, W)``): view probabilities are averaged into
@@ -28,6 +28,7 @@ from torch import nn
 
 from deepvideo.metrics import VideoLevelMetrics, hits_at_k
 from deepvideo.models.lstm import INFERENCE_RULES, combine_frames, frame_gains
+from deepvideo.modules.schedules import make_scheduler
 
 LOSSES = ("softmax", "bce")
 
@@ -169,10 +170,20 @@ class VideoClassifier(pl.LightningModule):
             optimizer.param_groups[1]["lr"] *= self.lr_scale
         if self.scheduler_factory is None:
             return optimizer
-        scheduler = self.scheduler_factory(optimizer=optimizer)
+        interval = "epoch"
+        if getattr(self.scheduler_factory, "func", None) is make_scheduler:
+            # the recipes' schedules (data.recipe.schedule): a per-step one needs the run's length
+            total = int(self.trainer.estimated_stepping_batches)
+            epochs = self.trainer.max_epochs or 1
+            per_epoch = max(1, total // epochs) if epochs > 0 else total
+            scheduler, interval = self.scheduler_factory(
+                optimizer=optimizer, total_steps=total, steps_per_epoch=per_epoch
+            )
+        else:
+            scheduler = self.scheduler_factory(optimizer=optimizer)
         return {
             "optimizer": optimizer,
-            "lr_scheduler": {"scheduler": scheduler, "monitor": self.monitor, "interval": "epoch"},
+            "lr_scheduler": {"scheduler": scheduler, "monitor": self.monitor, "interval": interval},
         }
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:

@@ -9,7 +9,13 @@ import pytest
 import torch
 
 from deepvideo.data import datasets
-from deepvideo.data.datasets import ClipDataset, VideoClipsBatchSampler, VideoItem
+from deepvideo.data.datasets import (
+    ClipDataset,
+    ReadBatches,
+    VideoClipsBatchSampler,
+    VideoItem,
+    deal_read_batch,
+)
 from deepvideo.data.sampling import ClipSpec
 from deepvideo.data.transforms import ClipTransform
 from deepvideo.data.video import EncodedVideo, VideoDecodeError
@@ -165,18 +171,39 @@ def test_a_broken_video_in_a_batch_is_replaced_clip_by_clip(
     assert all(s["valid"] for s in samples)
 
 
-def test_video_clips_batch_sampler_keeps_the_clips_of_a_video_together() -> None:
-    sampler = VideoClipsBatchSampler(num_videos=5, clips_per_video=4, batch_size=8)
-    batches = list(sampler)
-    assert len(batches) == len(sampler) == 3 and [len(b) for b in batches] == [8, 8, 4]
-    flat = [i for b in batches for i in b]
-    assert sorted(flat) == list(range(20))  # every clip of the epoch once
-    for b in batches:
-        assert len({i % 5 for i in b}) == len(b) // 4  # two whole videos per batch
-    assert len(list(VideoClipsBatchSampler(5, 4, 8, drop_last=True))) == 2
-    first = list(VideoClipsBatchSampler(5, 4, 8, generator=torch.Generator().manual_seed(1)))
-    again = list(VideoClipsBatchSampler(5, 4, 8, generator=torch.Generator().manual_seed(1)))
+def test_read_batches_hold_whole_videos_and_deal_one_clip_per_video() -> None:
+    sampler = VideoClipsBatchSampler(num_videos=5, clips_per_video=4, videos_per_batch=2)
+    reads = list(sampler)
+    assert len(reads) == len(sampler) == 3 and [len(r) for r in reads] == [8, 8, 4]
+    assert sorted(i for r in reads for i in r) == list(range(20))  # every clip of the epoch once
+    for read in reads:  # video-major: the 4 clips of each video in a row
+        for v in range(0, len(read), 4):
+            assert {i % 5 for i in read[v : v + 4]} == {read[v] % 5}
+    first = list(VideoClipsBatchSampler(5, 4, 2, generator=torch.Generator().manual_seed(1)))
+    again = list(VideoClipsBatchSampler(5, 4, 2, generator=torch.Generator().manual_seed(1)))
     assert first == again
+
+    # dealing a read batch: batch j holds clip j of every video of the read
+    read = {"video_index": torch.tensor([7, 7, 7, 3, 3, 3]), "clip": torch.arange(6)}
+    dealt = deal_read_batch(read, 3)
+    assert [b["video_index"].tolist() for b in dealt] == [[7, 3]] * 3
+    assert [b["clip"].tolist() for b in dealt] == [[0, 3], [1, 4], [2, 5]]
+    with pytest.raises(ValueError, match="not a multiple"):
+        deal_read_batch(read, 4)
+
+    class Loader:  # a DataLoader's interface, as ReadBatches uses it
+        batch_sampler = sampler
+
+        def __iter__(self):  # type: ignore[no-untyped-def]
+            for r in reads:
+                yield {"label": torch.zeros(len(r), 2), "video_index": torch.tensor(r) % 5}
+
+    batches = list(ReadBatches(Loader(), 4))
+    assert len(batches) == len(ReadBatches(Loader(), 4)) == 12
+    assert [len(b["label"]) for b in batches] == [2] * 8 + [1] * 4
+    assert all(len(set(b["video_index"].tolist())) == len(b["label"]) for b in batches)
+    kept = list(ReadBatches(Loader(), 4, drop_last=True))
+    assert len(kept) == len(ReadBatches(Loader(), 4, drop_last=True)) == 8
 
 
 def test_data_decoder_and_clips_together_reach_the_loaders(tmp_path: Path) -> None:
@@ -197,11 +224,18 @@ def test_data_decoder_and_clips_together_reach_the_loaders(tmp_path: Path) -> No
     }
     datamodule = build_datamodule(data, stage="fit")
     loader = datamodule.train_dataloader()
-    assert isinstance(loader.batch_sampler, VideoClipsBatchSampler)
-    assert loader.dataset.decoder == "pyav"
-    batch = next(iter(loader))
-    assert batch["video"].shape == (8, 3, 2, 64, 64)
-    assert len(set(batch["video_index"].tolist())) == 2
+    assert isinstance(loader, ReadBatches)
+    assert isinstance(loader.loader.batch_sampler, VideoClipsBatchSampler)
+    assert loader.loader.dataset.decoder == "pyav"
+    batches = list(loader)
+    # read batches of 8 videos x 4 clips, each dealt into 4 batches of 8 (the short last one
+    # dropped: drop_last)
+    videos = len(loader.loader.dataset.videos)
+    assert len(batches) == len(loader) == 4 * (videos // 8) > 0
+    assert all(b["video"].shape == (8, 3, 2, 64, 64) for b in batches)
+    assert all(len(set(b["video_index"].tolist())) == 8 for b in batches)
+    seen = torch.cat([b["video_index"] for b in batches]).bincount(minlength=videos)
+    assert sorted(seen.tolist()) == [0] * (videos % 8) + [4] * (videos - videos % 8)
     assert datamodule.eval_clips("test").decoder == "pyav"
     assert datamodule.val_dataloader().dataset.eval_clips.decoder == "pyav"
     with pytest.raises(Exception, match="set data.decoder to one of"):  # through Hydra

@@ -25,10 +25,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from torch.utils.data import DataLoader
 
-from deepvideo.data.datamodule import collate_samples
-from deepvideo.data.datasets import ClipDataset, EvalClips, VideoClipsBatchSampler, VideoItem
+from deepvideo.data.datamodule import collate_samples, training_loader
+from deepvideo.data.datasets import ClipDataset, EvalClips, VideoItem
 from deepvideo.data.sampling import ClipSpec, EvalClipSampler, random_clip
 from deepvideo.data.transforms import ClipTransform
 from deepvideo.data.video import DECODERS, EncodedVideo, VideoDecodeError
@@ -148,22 +147,14 @@ def loader_rate(
     shuffled clips read one by one, or (``together``) the clips of a video in one batch, read
     from one open and one decode."""
     drop_last = len(dataset) >= batch_size
-    if together:
-        sampler = VideoClipsBatchSampler(
-            len(dataset.videos), dataset.train_clips_per_video, batch_size, drop_last
-        )
-        loader = DataLoader(
-            dataset, batch_sampler=sampler, num_workers=num_workers, collate_fn=collate_samples
-        )
-    else:
-        loader = DataLoader(
-            dataset,
-            batch_size=batch_size,
-            shuffle=True,
-            drop_last=drop_last,
-            num_workers=num_workers,
-            collate_fn=collate_samples,
-        )
+    loader = training_loader(
+        dataset,
+        batch_size,
+        together,
+        drop_last,
+        num_workers=num_workers,
+        collate_fn=collate_samples,
+    )
     clips = 0
     start = time.perf_counter()
     for step, batch in enumerate(loader):

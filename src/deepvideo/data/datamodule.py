@@ -25,7 +25,13 @@ from omegaconf import DictConfig
 from pytorch_lightning.utilities import rank_zero_only
 from torch.utils.data import DataLoader
 
-from deepvideo.data.datasets import ClipDataset, EvalClips, VideoClipsBatchSampler, VideoItem
+from deepvideo.data.datasets import (
+    ClipDataset,
+    EvalClips,
+    ReadBatches,
+    VideoClipsBatchSampler,
+    VideoItem,
+)
 from deepvideo.data.sampling import ClipSpec, EvalClipSampler
 from deepvideo.data.transforms import ClipTransform
 from deepvideo.data.video import DEFAULT_DECODER, check_decoder
@@ -43,6 +49,20 @@ def collate_samples(batch: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
         values = [sample[key] for sample in batch]
         out[key] = torch.stack(values) if torch.is_tensor(values[0]) else torch.tensor(values)
     return out
+
+
+def training_loader(
+    data: ClipDataset, batch_size: int, together: bool, drop_last: bool, **loader_args: Any
+) -> DataLoader | ReadBatches:
+    """The training batches of ``data``: shuffled clips read one by one, or (``together``, with
+    several clips per video) read batches of ``batch_size`` videos x all their clips, each video
+    read from one open and one decode, dealt into batches of one clip per video
+    (:class:`ReadBatches`)."""
+    if together and data.train_clips_per_video > 1:
+        sampler = VideoClipsBatchSampler(len(data.videos), data.train_clips_per_video, batch_size)
+        reads = DataLoader(data, batch_sampler=sampler, **loader_args)
+        return ReadBatches(reads, data.train_clips_per_video, drop_last)
+    return DataLoader(data, batch_size=batch_size, shuffle=True, drop_last=drop_last, **loader_args)
 
 
 class VideoDataModule(pl.LightningDataModule, abc.ABC):
@@ -223,32 +243,27 @@ class VideoDataModule(pl.LightningDataModule, abc.ABC):
         frames = spec.get("num_frames")
         return self.clip if frames is None else replace(self.clip, num_frames=int(frames))
 
-    def _loader(self, split: str) -> DataLoader:
-        train = split == "train"
+    def _split_dataset(self, split: str) -> ClipDataset:
         data = self.dataset(split)
         if len(data) == 0:
             raise DataNotFoundError(
                 f"{self.dataset_name}: the {split} split has no local videos under "
                 f"{self.video_folder()}; {self.how_to_get}"
             )
-        drop_last = train and len(data) >= self.batch_size
-        common: dict[str, Any] = {
+        return data
+
+    def _loader_args(self) -> dict[str, Any]:
+        return {
             "num_workers": self.num_workers,
             "pin_memory": self.pin_memory,
             "persistent_workers": self.num_workers > 0,
             "collate_fn": collate_samples,
         }
-        if train and self._clips_together():
-            sampler = VideoClipsBatchSampler(
-                len(data.videos), self.train_clips_per_video, self.batch_size, drop_last
-            )
-            return DataLoader(data, batch_sampler=sampler, **common)
+
+    def _eval_loader(self, split: str) -> DataLoader:
+        data = self._split_dataset(split)
         return DataLoader(
-            data,
-            batch_size=self.batch_size if train else self.eval_batch_size,
-            shuffle=train,
-            drop_last=drop_last,
-            **common,
+            data, batch_size=self.eval_batch_size, shuffle=False, **self._loader_args()
         )
 
     def _clips_together(self) -> bool:
@@ -264,14 +279,18 @@ class VideoDataModule(pl.LightningDataModule, abc.ABC):
             return False
         return True
 
-    def train_dataloader(self) -> DataLoader:
-        return self._loader("train")
+    def train_dataloader(self) -> DataLoader | ReadBatches:
+        data = self._split_dataset("train")
+        drop_last = len(data) >= self.batch_size
+        return training_loader(
+            data, self.batch_size, self._clips_together(), drop_last, **self._loader_args()
+        )
 
     def val_dataloader(self) -> DataLoader:
-        return self._loader("val")
+        return self._eval_loader("val")
 
     def test_dataloader(self) -> DataLoader:
-        return self._loader("test")
+        return self._eval_loader("test")
 
     def num_videos(self, split: str) -> int:
         return len(self.splits[split])

@@ -17,9 +17,10 @@ frames those clips need (sorted, unique indices from one open file), and the vie
 Training draws ``train_clips_per_video`` random clips of every video per epoch (Ng et al. 2015's
 several random-start examples). Item ``i`` is a clip of video ``i % len(videos)`` whose start,
 crop and flip come from its own generator (the worker's torch seed and ``i``). When a batch holds
-several clips of one video (:class:`VideoClipsBatchSampler` puts them together), the dataset
-reads them from one open and one sorted decode of the union of their frames
-(:meth:`ClipDataset.__getitems__`); each clip is drawn exactly as it is when read alone.
+several clips of one video (:class:`VideoClipsBatchSampler`'s read batches), the dataset reads
+them from one open and one sorted decode of the union of their frames
+(:meth:`ClipDataset.__getitems__`); each clip is drawn exactly as it is when read alone, and
+:class:`ReadBatches` deals a read batch out into training batches of one clip per video.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -298,39 +300,37 @@ class ClipDataset(Dataset):
 
 
 class VideoClipsBatchSampler(Sampler[list[int]]):
-    """Training batches that hold the ``clips_per_video`` clips of a video together, so that
-    :meth:`ClipDataset.__getitems__` reads them from one open and one sorted decode.
+    """Read batches: the ``clips_per_video`` clips of ``videos_per_batch`` videos, video-major,
+    so that :meth:`ClipDataset.__getitems__` reads each video's clips from one open and one
+    sorted decode; :class:`ReadBatches` then deals every read batch out into ``clips_per_video``
+    training batches of one clip per video.
 
     Each epoch visits the videos in a fresh random order (from torch's global generator, as
-    :class:`~torch.utils.data.RandomSampler` does, unless ``generator`` is given) and yields the
-    dataset indices ``v, v + V, ..., v + (clips_per_video - 1) V`` of each video in a row, cut into
-    batches of ``batch_size`` (the last one dropped when short and ``drop_last``). Every clip is
-    still drawn alone (uniform start, its own crop and flip); what changes is which clips share
-    a batch: ``batch_size / clips_per_video`` videos per batch instead of ~``batch_size``.
+    :class:`~torch.utils.data.RandomSampler` does, unless ``generator`` is given). A read batch
+    is ``[v1, v1 + V, ..., v1 + (k - 1) V, v2, ...]`` (``V`` videos, ``k`` clips each): every
+    clip is still drawn alone (uniform start, its own crop and flip), every clip of the epoch
+    once; the last read batch holds the videos left over.
     """
 
     def __init__(
         self,
         num_videos: int,
         clips_per_video: int,
-        batch_size: int,
-        drop_last: bool = False,
+        videos_per_batch: int,
         generator: torch.Generator | None = None,
     ) -> None:
-        if num_videos < 1 or clips_per_video < 1 or batch_size < 1:
+        if num_videos < 1 or clips_per_video < 1 or videos_per_batch < 1:
             raise ValueError(
-                "VideoClipsBatchSampler needs num_videos, clips_per_video and batch_size >= 1, "
-                f"got {num_videos}, {clips_per_video}, {batch_size}"
+                "VideoClipsBatchSampler needs num_videos, clips_per_video and videos_per_batch "
+                f">= 1, got {num_videos}, {clips_per_video}, {videos_per_batch}"
             )
         self.num_videos = num_videos
         self.clips_per_video = clips_per_video
-        self.batch_size = batch_size
-        self.drop_last = drop_last
+        self.videos_per_batch = videos_per_batch
         self.generator = generator
 
     def __len__(self) -> int:
-        total = self.num_videos * self.clips_per_video
-        return total // self.batch_size if self.drop_last else -(-total // self.batch_size)
+        return -(-self.num_videos // self.videos_per_batch)
 
     def __iter__(self) -> Iterator[list[int]]:
         generator = self.generator
@@ -338,8 +338,51 @@ class VideoClipsBatchSampler(Sampler[list[int]]):
             generator = torch.Generator()
             generator.manual_seed(int(torch.empty((), dtype=torch.int64).random_().item()))
         order = torch.randperm(self.num_videos, generator=generator).tolist()
-        flat = [v + k * self.num_videos for v in order for k in range(self.clips_per_video)]
-        for start in range(0, len(flat), self.batch_size):
-            batch = flat[start : start + self.batch_size]
-            if len(batch) == self.batch_size or not self.drop_last:
-                yield batch
+        for start in range(0, self.num_videos, self.videos_per_batch):
+            yield [
+                v + k * self.num_videos
+                for v in order[start : start + self.videos_per_batch]
+                for k in range(self.clips_per_video)
+            ]
+
+
+def deal_read_batch(
+    batch: dict[str, torch.Tensor], clips_per_video: int
+) -> list[dict[str, torch.Tensor]]:
+    """A collated read batch (``V`` videos x ``k`` clips, video-major) as ``k`` batches, batch
+    ``j`` holding clip ``j`` of every video (rows ``j, k + j, 2k + j, ...``)."""
+    rows = len(next(iter(batch.values())))
+    if rows % clips_per_video:
+        raise ValueError(f"a read batch of {rows} clips is not a multiple of {clips_per_video}")
+    return [
+        {key: value[j::clips_per_video] for key, value in batch.items()}
+        for j in range(clips_per_video)
+    ]
+
+
+class ReadBatches:
+    """The training batches of a DataLoader over :class:`VideoClipsBatchSampler` read batches:
+    each read batch (``V`` videos x ``k`` clips, read one open and one decode per video) dealt
+    into ``k`` batches of ``V`` clips, one per video, so a batch mixes as many videos as a
+    shuffled batch of clips read alone. What changes is that the ``k`` consecutive steps of a
+    read batch see the same ``V`` videos (other clips, crops and flips). A short last read batch
+    gives short batches, left out with ``drop_last``."""
+
+    def __init__(self, loader: Any, clips_per_video: int, drop_last: bool = False) -> None:
+        self.loader = loader
+        self.clips_per_video = clips_per_video
+        self.drop_last = drop_last
+        sampler = loader.batch_sampler
+        self._full = sampler.num_videos // sampler.videos_per_batch
+        self._short = sampler.num_videos % sampler.videos_per_batch
+
+    def __len__(self) -> int:
+        reads = self._full + (0 if self.drop_last or not self._short else 1)
+        return reads * self.clips_per_video
+
+    def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
+        full = self.loader.batch_sampler.videos_per_batch
+        for batch in self.loader:
+            if self.drop_last and len(batch["label"]) < full * self.clips_per_video:
+                continue
+            yield from deal_read_batch(batch, self.clips_per_video)

@@ -182,3 +182,13 @@ def test_eval_clips_decode_each_video_once(tmp_path: Path, monkeypatch: pytest.M
     assert [s["video_index"] for s in samples] == [i // 5 for i in range(15)]
     again = dataset()
     assert all(torch.equal(again[i]["video"], samples[i]["video"]) for i in (0, 7, 14))
+    # the clips are those of the per-clip path: open the video anew for each clip, decode only
+    # that clip's frames, crop its views with the clip's own seed
+    clips = again.eval_clips
+    for i in (0, 3, 7, 14):
+        video_index, clip_index = divmod(i, 5)
+        item = items[video_index]
+        positions = clips.decode(datasets.EncodedVideo(item.path), item.video_id).positions
+        alone = datasets.EncodedVideo(item.path).get_frames(positions[clip_index])
+        rng = np.random.default_rng([*datasets.video_entropy(0, item.video_id), clip_index])
+        assert torch.equal(clips.pipeline({"video": alone}, rng)["video"], samples[i]["video"])

@@ -79,6 +79,14 @@ class DecodedClips:
         return self.frames[torch.from_numpy(rows)]
 
 
+def decode_clips(video: EncodedVideo, positions: Sequence[Sequence[int]]) -> DecodedClips:
+    """The frames of the clips at ``positions`` (frame indices per clip, clamped to the video)
+    from one sorted read of their union: every frame decoded once, in order."""
+    flat = np.clip(np.asarray(positions, dtype=np.int64), 0, video.num_frames - 1)
+    unique = np.unique(flat)
+    return DecodedClips(flat.tolist(), unique, video.get_frames(unique.tolist()))
+
+
 @dataclass(frozen=True)
 class EvalClips:
     """The one evaluation clip path (Karpathy et al. 2014, Sec. 4.1): which clips of a video,
@@ -109,11 +117,7 @@ class EvalClips:
     def decode(self, video: EncodedVideo, video_id: str) -> DecodedClips:
         """Clip positions of ``video`` and every frame they need, in one sorted read."""
         rng = np.random.default_rng(video_entropy(self.seed, video_id))
-        positions = self.sampler(video.num_frames, video.fps, rng)
-        clipped = np.clip(np.asarray(positions, dtype=np.int64), 0, video.num_frames - 1)
-        positions = clipped.tolist()
-        indices = np.unique(clipped)
-        return DecodedClips(positions, indices, video.get_frames(indices.tolist()))
+        return decode_clips(video, self.sampler(video.num_frames, video.fps, rng))
 
     def views_of(self, decoded: DecodedClips, video_id: str, clip_index: int) -> torch.Tensor:
         """``(V, C, T, crop, crop)`` views of one clip; crops seeded by video id and clip."""
@@ -226,9 +230,7 @@ class ClipDataset(Dataset):
         video = EncodedVideo(item.path, backend=self.decoder)
         rngs = [self._train_rng(i) for i in indices]
         positions = [random_clip(video.num_frames, self.clip, r, video.fps) for r in rngs]
-        flat = np.clip(np.asarray(positions, dtype=np.int64), 0, video.num_frames - 1)
-        unique = np.unique(flat)
-        decoded = DecodedClips(flat.tolist(), unique, video.get_frames(unique.tolist()))
+        decoded = decode_clips(video, positions)
         label = multi_hot(item.labels, self.num_classes)
         return [
             {

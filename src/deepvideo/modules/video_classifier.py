@@ -18,7 +18,7 @@ Sec. 3.3's four inference rules (``last``, ``max``, ``sum``, ``weighted``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import pytorch_lightning as pl
@@ -47,6 +47,7 @@ class VideoClassifier(pl.LightningModule):
         top_k: Sequence[int] = (1, 5),
         frame_rule: str = "weighted",
         lr_scale: float = 1.0,
+        compile: bool | Mapping[str, Any] = False,
     ) -> None:
         super().__init__()
         if loss not in LOSSES:
@@ -61,6 +62,12 @@ class VideoClassifier(pl.LightningModule):
             raise ValueError(f"module.lr_scale (model.lr_scale) must be positive, got {lr_scale}")
         self.lr_scale = float(lr_scale)
         self.net = net
+        # torch.compile (module.compile: true, or torch.compile's keyword arguments): the forward
+        # runs the compiled graph of `net`, whose parameters (and checkpoint keys) stay `net`'s
+        self.compile_options: dict[str, Any] | None = (
+            dict(compile) if isinstance(compile, Mapping) else ({} if compile else None)
+        )
+        self._compiled: Callable[[torch.Tensor], torch.Tensor] | None = None
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
         self.monitor = monitor
@@ -82,7 +89,13 @@ class VideoClassifier(pl.LightningModule):
             self.class_names = list(names)
 
     def forward(self, video: torch.Tensor) -> torch.Tensor:
-        return self.net(video)
+        if self.compile_options is None:
+            return self.net(video)
+        if self._compiled is None:
+            # kept out of the module tree (no second copy of the weights in the state dict)
+            self.__dict__["_compiled"] = torch.compile(self.net, **self.compile_options)
+        assert self._compiled is not None
+        return self._compiled(video)
 
     @property
     def frame_outputs(self) -> bool:

@@ -26,7 +26,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from deepvideo.data.bench import markdown as data_markdown
-from deepvideo.utils.hardware import cpu_name
+from deepvideo.utils.hardware import cpu_has_fast_bf16, cpu_name
 
 __all__ = [
     "ModelResult",
@@ -34,6 +34,7 @@ __all__ = [
     "markdown",
     "matmul_peak",
     "measure_models",
+    "measured_precisions",
     "ratios",
 ]
 
@@ -63,6 +64,9 @@ class ModelResult:
     peak_memory_mb: float
     train_peak_fraction: float = 0.0
     infer_peak_fraction: float = 0.0
+    compiled: bool = False
+    # seconds of the first (warm-up) training and inference steps: torch.compile's cost
+    warmup_s: float = 0.0
     notes: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
@@ -94,6 +98,25 @@ def matmul_peak(precision: str, size: int = 2048, repeats: int = 5) -> Precision
         _sync()
         best = min(best, time.perf_counter() - start)
     return PrecisionPeak(precision, 2 * size**3 / best / 1e9, size)
+
+
+def measured_precisions() -> tuple[list[str], str | None]:
+    """The precisions worth timing here: fp32, and bf16 where the hardware has it (a CUDA GPU
+    with bf16, a CPU with AMX or AVX512-BF16). Elsewhere bf16 is emulated and is left out, with
+    a note giving a small matmul's rate in both precisions, measured now (on a 2-core AVX2 AMD
+    EPYC: 0.9 GFLOP/s in bf16 against 155 in fp32)."""
+    if torch.cuda.is_available():
+        return (["fp32", "bf16"], None) if torch.cuda.is_bf16_supported() else (["fp32"], None)
+    if cpu_has_fast_bf16():
+        return ["fp32", "bf16"], None
+    fp32 = matmul_peak("fp32", size=512, repeats=3).gflops
+    bf16 = matmul_peak("bf16", size=512, repeats=1).gflops
+    note = (
+        f"bf16 left out: emulated on this CPU (no AMX/AVX512-BF16): a 512^2 matmul ran at "
+        f"{bf16:.1f} GFLOP/s in bf16 against {fp32:.0f} in fp32 ({fp32 / bf16:.0f}x slower), "
+        "so precision=auto trains in fp32 here; --precision fp32 bf16 times it anyway"
+    )
+    return ["fp32"], note
 
 
 def _rss_mb() -> float:
@@ -145,39 +168,54 @@ def flops_per_clip(net: nn.Module, x: torch.Tensor) -> tuple[float, float]:
 
 
 def _time_train(
-    net: nn.Module, x: torch.Tensor, y: torch.Tensor, precision: str, steps: int
-) -> float:
+    net: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    precision: str,
+    steps: int,
+    forward: Callable[[torch.Tensor], torch.Tensor] | None = None,
+) -> tuple[float, float]:
+    """(clips/s of the median timed step, seconds of the warm-up step) of SGD training steps;
+    ``forward`` (default ``net``) may be ``torch.compile(net)``."""
     optimizer = torch.optim.SGD(net.parameters(), lr=1e-6, momentum=0.9)
+    forward = forward or net
     net.train()
     times = []
-    for i in range(steps + 1):
+    for _ in range(steps + 1):
         _sync()
         start = time.perf_counter()
         with _autocast(precision):
-            logits = net(x)
+            logits = forward(x)
         loss = nn.functional.cross_entropy(logits.float(), y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
         _sync()
-        if i:  # the first step warms up
-            times.append(time.perf_counter() - start)
-    return x.shape[0] / sorted(times)[len(times) // 2]
+        times.append(time.perf_counter() - start)
+    timed = sorted(times[1:])  # the first step warms up (and compiles)
+    return x.shape[0] / timed[len(timed) // 2], times[0]
 
 
 @torch.no_grad()
-def _time_infer(net: nn.Module, x: torch.Tensor, precision: str, steps: int) -> float:
+def _time_infer(
+    net: nn.Module,
+    x: torch.Tensor,
+    precision: str,
+    steps: int,
+    forward: Callable[[torch.Tensor], torch.Tensor] | None = None,
+) -> tuple[float, float]:
+    forward = forward or net
     net.eval()
     times = []
-    for i in range(steps + 1):
+    for _ in range(steps + 1):
         _sync()
         start = time.perf_counter()
         with _autocast(precision):
-            net(x)
+            forward(x)
         _sync()
-        if i:
-            times.append(time.perf_counter() - start)
-    return x.shape[0] / sorted(times)[len(times) // 2]
+        times.append(time.perf_counter() - start)
+    timed = sorted(times[1:])
+    return x.shape[0] / timed[len(timed) // 2], times[0]
 
 
 def measure_models(
@@ -188,8 +226,10 @@ def measure_models(
     steps: int = 3,
     rounds: int = 2,
     peaks: Mapping[str, PrecisionPeak] | None = None,
+    compile: bool = False,
 ) -> list[ModelResult]:
-    """Time every model (``nets``: name -> ``model.net`` config) in every precision.
+    """Time every model (``nets``: name -> ``model.net`` config) in every precision, eager and,
+    with ``compile``, through ``torch.compile`` too (its compile time is the warm-up's).
 
     ``clips``: name -> (frames, crop side). Each (model, precision) runs ``steps`` timed
     training steps and inference passes per round after one warm-up; rounds go round-robin over
@@ -197,38 +237,46 @@ def measure_models(
     """
     device = "cuda" if torch.cuda.is_available() else "cpu"
     built = {name: instantiate(cfg).to(device) for name, cfg in nets.items()}
-    results: dict[tuple[str, str], ModelResult] = {}
+    variants = [False, True] if compile else [False]
+    compiled = {name: torch.compile(net) for name, net in built.items()} if compile else {}
+    results: dict[tuple[str, str, bool], ModelResult] = {}
     for name, net in built.items():
         frames, side = clips[name]
         x = torch.randn(batch_size, 3, frames, side, side, device=device)
         forward, train = flops_per_clip(net, x)
         params = sum(p.numel() for p in net.parameters()) / 1e6
         for precision in precisions:
-            results[name, precision] = ModelResult(
-                name,
-                precision,
-                batch_size,
-                tuple(x.shape[1:]),
-                round(params, 2),
-                forward / 1e9,
-                train / 1e9,
-                0.0,
-                0.0,
-                0.0,
-            )
-    for _ in range(max(1, rounds)):
+            for variant in variants:
+                results[name, precision, variant] = ModelResult(
+                    name,
+                    precision,
+                    batch_size,
+                    tuple(x.shape[1:]),
+                    round(params, 2),
+                    forward / 1e9,
+                    train / 1e9,
+                    0.0,
+                    0.0,
+                    0.0,
+                    compiled=variant,
+                )
+    for round_index in range(max(1, rounds)):
         for name, net in built.items():
             frames, side = clips[name]
             x = torch.randn(batch_size, 3, frames, side, side, device=device)
             y = torch.randint(0, int(getattr(net, "num_classes", 2)), (batch_size,), device=device)
             for precision in precisions:
-                result = results[name, precision]
-                with peak_memory() as peak:
-                    train = _time_train(net, x, y, precision, steps)
-                    infer = _time_infer(net, x, precision, steps)
-                result.train_clips_per_s = max(result.train_clips_per_s, train)
-                result.infer_clips_per_s = max(result.infer_clips_per_s, infer)
-                result.peak_memory_mb = max(result.peak_memory_mb, peak())
+                for variant in variants:
+                    result = results[name, precision, variant]
+                    run = compiled[name] if variant else None
+                    with peak_memory() as peak:
+                        train, train_warmup = _time_train(net, x, y, precision, steps, run)
+                        infer, infer_warmup = _time_infer(net, x, precision, steps, run)
+                    if round_index == 0:
+                        result.warmup_s = train_warmup + infer_warmup
+                    result.train_clips_per_s = max(result.train_clips_per_s, train)
+                    result.infer_clips_per_s = max(result.infer_clips_per_s, infer)
+                    result.peak_memory_mb = max(result.peak_memory_mb, peak())
     for result in results.values():
         if peaks and result.precision in peaks:
             peak_flops = peaks[result.precision].gflops
@@ -243,7 +291,7 @@ def measure_models(
 
 def _rate(results: Sequence[ModelResult], name: str, precision: str) -> float | None:
     for r in results:
-        if r.name == name and r.precision == precision:
+        if r.name == name and r.precision == precision and not r.compiled:
             return r.train_clips_per_s
     return None
 
@@ -266,19 +314,23 @@ def ratios(
         (
             r.train_peak_fraction
             for r in models
-            if r.name == "single_frame" and r.precision == auto.get("single_frame", "fp32")
+            if r.name == "single_frame"
+            and r.precision == auto.get("single_frame", "fp32")
+            and not r.compiled
         ),
         None,
     )
     data = data or {}
     loader = data.get("loader_clips_per_s", {}).get("single_frame")
-    read = data.get("clip_read_over_sequential_decode")
     return {
         "multires_over_single_train": ratio("multires", "single_frame"),
         "multires_slow_over_slow_train": ratio("multires_slow_fusion", "slow_fusion"),
         "loader_over_single_frame_train": loader / single if loader and single else None,
         "single_frame_peak_fraction": fraction,
-        "clip_read_over_sequential_decode": read,
+        "clip_read_over_sequential_decode": data.get("clip_read_over_sequential_decode"),
+        "clip_read_alone_over_sequential_decode": data.get(
+            "clip_read_alone_over_sequential_decode"
+        ),
     }
 
 
@@ -307,16 +359,17 @@ def markdown(
         + ", ".join(f"{p.precision} {p.gflops:.0f} GFLOP/s ({p.size}^2)" for p in peaks.values()),
         "",
         "| model | precision | batch | input | params (M) | GFLOP/clip train | train clips/s | "
-        "infer clips/s | train % of peak | infer % of peak | peak mem (MiB) |",
-        "| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "infer clips/s | train % of peak | infer % of peak | peak mem (MiB) | warm-up (s) |",
+        "| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in models:
         shape = "x".join(map(str, r.input_shape))
+        name = f"{r.name} (torch.compile)" if r.compiled else r.name
         lines.append(
-            f"| {r.name} | {r.precision} | {r.batch_size} | {shape} | {r.params_m:.1f} | "
+            f"| {name} | {r.precision} | {r.batch_size} | {shape} | {r.params_m:.1f} | "
             f"{r.gflop_per_clip_train:.2f} | {r.train_clips_per_s:.1f} | "
             f"{r.infer_clips_per_s:.1f} | {100 * r.train_peak_fraction:.1f} | "
-            f"{100 * r.infer_peak_fraction:.1f} | {r.peak_memory_mb:.0f} |"
+            f"{100 * r.infer_peak_fraction:.1f} | {r.peak_memory_mb:.0f} | {r.warmup_s:.1f} |"
         )
     if data:
         for key, rows in data.items():
@@ -331,11 +384,15 @@ def markdown(
     lines += ["", "| ratio | measured | target | met |", "| --- | ---: | ---: | --- |"]
     for key, value in ratio_values.items():
         target = TARGETS.get(key)
+        shown = "—" if target is None else target
         if value is None:
-            lines.append(f"| {key} | n/a | {target} | not measured |")
+            lines.append(f"| {key} | n/a | {shown} | not measured |")
             continue
-        met = "yes" if target is None or value >= target else f"no ({value / target:.0%} of it)"
-        lines.append(f"| {key} | {value:.3f} | {target} | {met} |")
+        if target is None:
+            met = "(no target)"
+        else:
+            met = "yes" if value >= target else f"no ({value / target:.0%} of it)"
+        lines.append(f"| {key} | {value:.3f} | {shown} | {met} |")
     return "\n".join(lines) + "\n"
 
 

@@ -131,6 +131,33 @@ def test_eval_reproduces_the_test_numbers_from_the_checkpoint(
     assert scores["scores"].shape == (12, 12)
 
 
+def test_final_weights_recipe_tests_and_keeps_the_final_checkpoint(
+    tiny_root: Path, tmp_path: Path
+) -> None:
+    """data.recipe.test_weights=final (the synthetic recipes, with the warm-up + cosine
+    schedule): the test evaluates the weights training ended with, kept as final.ckpt, which the
+    reports then read (best_checkpoint) and eval.py reproduces."""
+    from deepvideo.evaluation import evaluate
+    from deepvideo.reports.experiments import best_checkpoint
+
+    overrides = ["model=single_frame", "debug=limit", *tiny_overrides(tiny_root), *FAST]
+    recipe = ["data.recipe.schedule=warmup_cosine", "data.recipe.test_weights=final"]
+    trained = run_train([*overrides, *recipe], tmp_path)
+    final = tmp_path / "checkpoints" / "final.ckpt"
+    assert best_checkpoint(tmp_path) == final
+    state = torch.load(final, map_location="cpu", weights_only=False)
+    assert state["global_step"] == 2 * 3  # debug=limit: 2 epochs of 3 batches
+    # the cosine schedule ends at 0: the last step's rate is the smallest of the run
+    assert (
+        state["lr_schedulers"][0]["_last_lr"][0]
+        < 0.1 * state["optimizer_states"][0]["param_groups"][0]["initial_lr"]
+    )
+    cfg = compose_config("eval", [f"ckpt_path={final}", "data.num_workers=0"], tmp_path / "eval")
+    again = evaluate(cfg)
+    for key in ("test/clip_hit@1", "test/video_hit@1", "test/video_hit@5"):
+        assert again[key] == pytest.approx(trained[key], abs=1e-6)
+
+
 def test_predict_prints_top_k_and_writes_an_overlay(tiny_root: Path, tmp_path: Path) -> None:
     run_train(
         ["model=slow_fusion", "debug=limit", "test=false", *tiny_overrides(tiny_root), *FAST],

@@ -32,6 +32,7 @@ from deepvideo.errors import ConfigError
 log = logging.getLogger(__name__)
 
 __all__ = [
+    "FINAL_CHECKPOINT",
     "HEAD_KEYS",
     "class_names",
     "describe",
@@ -48,6 +49,9 @@ __all__ = [
 # The classifier's tensors: the only ones whose shape may differ between a pretrained checkpoint
 # and the network it initialises (487 Sports-1M classes vs 101 UCF-101 ones).
 HEAD_KEYS = ("classifier.weight", "classifier.bias")
+# a run's checkpoints/ file of the weights training ended with, which its test evaluated when
+# the recipe tests the final weights (data.recipe.test_weights=final)
+FINAL_CHECKPOINT = "final.ckpt"
 NET_PREFIX = "net."
 
 

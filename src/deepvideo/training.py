@@ -9,7 +9,7 @@ from typing import Any
 import pytorch_lightning as pl
 from omegaconf import DictConfig
 
-from deepvideo.checkpoint import expand_from, load_pretrained_from_config
+from deepvideo.checkpoint import FINAL_CHECKPOINT, expand_from, load_pretrained_from_config
 from deepvideo.errors import ConfigError
 from deepvideo.modules import FreezeLayers
 from deepvideo.runs import build, output_dir, print_summary, to_float_dict, write_metrics
@@ -49,12 +49,16 @@ def train(cfg: DictConfig) -> dict[str, float]:
         weights = cfg.get("test_weights", "best")
         if weights not in ("best", "final"):
             raise ConfigError(f"test_weights must be 'best' or 'final', got {weights!r}")
-        best = None
+        tested = None
         if weights == "best":
-            best = getattr(trainer.checkpoint_callback, "best_model_path", "") or None
-            if best is None and cfg.get("train", True):
+            tested = getattr(trainer.checkpoint_callback, "best_model_path", "") or None
+            if tested is None and cfg.get("train", True):
                 log.warning("no best checkpoint was saved: testing the current weights")
-        trainer.test(module, datamodule=datamodule, ckpt_path=best)
+        elif cfg.get("train", True):
+            # the weights training ended with, kept as the run's tested checkpoint
+            tested = str(output_dir(cfg) / "checkpoints" / FINAL_CHECKPOINT)
+            trainer.save_checkpoint(tested)
+        trainer.test(module, datamodule=datamodule, ckpt_path=tested)
         metrics.update(trainer.callback_metrics)
         metrics = to_float_dict(metrics)
         if trainer.is_global_zero:

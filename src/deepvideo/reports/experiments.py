@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from deepvideo.checkpoint import FINAL_CHECKPOINT
 from deepvideo.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -50,7 +51,7 @@ class RunRecord:
     metrics: dict[str, float] = field(default_factory=dict)
 
     def checkpoint(self) -> Path:
-        """The best checkpoint (``epoch_XXX.ckpt``, the one tested), else ``last.ckpt``."""
+        """The checkpoint the run tested (:func:`best_checkpoint`)."""
         return best_checkpoint(self.run_dir)
 
     def to_json(self) -> dict[str, Any]:
@@ -58,8 +59,13 @@ class RunRecord:
 
 
 def best_checkpoint(run_dir: str | Path) -> Path:
-    """The checkpoint ModelCheckpoint kept as best in ``run_dir``, else ``last.ckpt``."""
+    """The checkpoint a training run tested: ``final.ckpt`` (the weights training ended with,
+    under ``test_weights=final``), else the one ModelCheckpoint kept as best, else
+    ``last.ckpt``."""
     folder = Path(run_dir) / "checkpoints"
+    final = folder / FINAL_CHECKPOINT
+    if final.is_file():
+        return final
     best = sorted(folder.glob("epoch_*.ckpt"))
     if best:
         return best[-1]

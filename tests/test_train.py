@@ -17,6 +17,7 @@ from conftest import CONF, FAST, ROOT, compose_config, tiny_overrides
 from deepvideo.training import train
 
 MODELS = sorted(p.stem for p in (CONF / "model").glob("*.yaml"))
+DEFAULT_SMALL = ["data.generator.train_per_class=45", "data.generator.test_per_class=10"]
 
 
 def run_train(overrides: Sequence[str], out: Path) -> dict[str, float]:
@@ -229,9 +230,10 @@ def test_wandb_logger_runs_offline_without_an_account(
 
 @pytest.fixture(scope="session")
 def default_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The default synthetic benchmark (as `python src/train.py` generates it)."""
+    """The default synthetic benchmark's generator (as `python src/train.py` runs it) at a
+    quarter of its training videos (45 a class) and half its test videos, to keep CI short."""
     root = tmp_path_factory.mktemp("synthetic") / "default"
-    cfg = compose_config("train", [f"data.root={root}"])
+    cfg = compose_config("train", [f"data.root={root}", *DEFAULT_SMALL])
     from hydra.utils import instantiate
 
     instantiate(cfg.data, _recursive_=False).prepare_data()
@@ -244,6 +246,7 @@ def test_short_real_training_beats_chance(default_root: Path, tmp_path: Path) ->
         [
             "model=single_frame",
             f"data.root={default_root}",
+            *DEFAULT_SMALL,
             "trainer.max_epochs=10",
             "data.train_clips_per_video=1",
             "data.test_clips.clips_per_video=4",

@@ -173,8 +173,10 @@ def test_a_broken_video_in_a_batch_is_replaced_clip_by_clip(
 
 def test_read_batches_hold_whole_videos_and_deal_one_clip_per_video() -> None:
     sampler = VideoClipsBatchSampler(num_videos=5, clips_per_video=4, videos_per_batch=2)
-    reads = list(sampler)
-    assert len(reads) == len(sampler) == 3 and [len(r) for r in reads] == [8, 8, 4]
+    draws = list(sampler)
+    assert len(draws) == len(sampler) == 3 and [len(r) for r in draws] == [8, 8, 4]
+    assert len({seed for r in draws for _, seed in r}) == 1  # one draw seed per epoch
+    reads = [[i for i, _ in r] for r in draws]
     assert sorted(i for r in reads for i in r) == list(range(20))  # every clip of the epoch once
     for read in reads:  # video-major: the 4 clips of each video in a row
         for v in range(0, len(read), 4):
@@ -204,6 +206,54 @@ def test_read_batches_hold_whole_videos_and_deal_one_clip_per_video() -> None:
     assert all(len(set(b["video_index"].tolist())) == len(b["label"]) for b in batches)
     kept = list(ReadBatches(Loader(), 4, drop_last=True))
     assert len(kept) == len(ReadBatches(Loader(), 4, drop_last=True)) == 8
+
+
+@pytest.mark.parametrize("together", [False, True])
+def test_every_epoch_draws_new_clips_whatever_the_workers(
+    videos: list[Path], together: bool
+) -> None:
+    """Each epoch's clips (start, crop, flip) come from the sampler's per-epoch seed: new clips
+    every epoch, the same run with 0 or 2 DataLoader workers, reproducible from torch's seed."""
+    import hashlib
+
+    from deepvideo.data.datamodule import collate_samples, training_loader
+
+    items = [VideoItem(p, (i % 2,), p.stem) for i, p in enumerate(videos[:4])]
+    data = ClipDataset(
+        items,
+        2,
+        ClipSpec(num_frames=2),
+        ClipTransform(72, 64),
+        train=True,
+        train_clips_per_video=2,
+    )
+
+    def epochs(workers: int) -> list[list[tuple[int, str]]]:
+        torch.manual_seed(0)
+        loader = training_loader(
+            data,
+            4,
+            together,
+            False,
+            num_workers=workers,
+            collate_fn=collate_samples,
+            persistent_workers=workers > 0,
+        )
+        out = []
+        for _ in range(3):
+            out.append(
+                sorted(
+                    (int(v), hashlib.sha1(x.numpy().tobytes()).hexdigest())
+                    for b in loader
+                    for v, x in zip(b["video_index"], b["video"], strict=True)
+                )
+            )
+        return out
+
+    alone = epochs(0)
+    assert epochs(2) == alone  # independent of the number of workers, and reproducible
+    clips = {h for epoch in alone for _, h in epoch}
+    assert len(clips) == 3 * 8  # 3 epochs x 8 draws: every one a new clip
 
 
 def test_data_decoder_and_clips_together_reach_the_loaders(tmp_path: Path) -> None:

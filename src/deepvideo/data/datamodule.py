@@ -29,6 +29,7 @@ from deepvideo.data.datasets import (
     ClipDataset,
     EvalClips,
     ReadBatches,
+    TrainDraws,
     VideoClipsBatchSampler,
     VideoItem,
 )
@@ -54,7 +55,8 @@ def collate_samples(batch: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
 def training_loader(
     data: ClipDataset, batch_size: int, together: bool, drop_last: bool, **loader_args: Any
 ) -> DataLoader | ReadBatches:
-    """The training batches of ``data``: shuffled clips read one by one, or (``together``, with
+    """The training batches of ``data``, new draws every epoch (:class:`TrainDraws`): shuffled
+    clips read one by one, or (``together``, with
     several clips per video) read batches of ``batch_size`` videos x all their clips, each video
     read from one open and one decode, dealt into batches of one clip per video
     (:class:`ReadBatches`)."""
@@ -62,7 +64,8 @@ def training_loader(
         sampler = VideoClipsBatchSampler(len(data.videos), data.train_clips_per_video, batch_size)
         reads = DataLoader(data, batch_sampler=sampler, **loader_args)
         return ReadBatches(reads, data.train_clips_per_video, drop_last)
-    return DataLoader(data, batch_size=batch_size, shuffle=True, drop_last=drop_last, **loader_args)
+    draws = TrainDraws(len(data))
+    return DataLoader(data, batch_size, sampler=draws, drop_last=drop_last, **loader_args)
 
 
 class VideoDataModule(pl.LightningDataModule, abc.ABC):

@@ -401,3 +401,46 @@ def test_two_stream_script_reports_each_stream_and_the_fusion(
     with pytest.raises(SystemExit) as stop:
         cli.main(["--image", str(tmp_path / "absent.pt"), "--flow", str(flow_), "--out", str(out)])
     assert stop.value.code == 2 and "absent.pt" in capsys.readouterr().err
+
+
+def test_flow_report_states_findings_only_where_they_hold_at_every_seed(tmp_path: Path) -> None:
+    """The Table 4 analogue from a manifest of finished runs (``--skip-train``): at both seeds
+    the flow stream wins on the motion classes and the fusion beats the frames."""
+    from deepvideo.reports.flow import FlowReportOptions, run_flow_report
+
+    manifest: dict[str, dict[str, dict[str, str]]] = {"seeds": {}}
+    for seed in (0, 1):
+        entries = manifest["seeds"].setdefault(str(seed), {})
+        for stream, source in (("image", IMAGE), ("flow", FLOW)):
+            run_dir = tmp_path / f"seed{seed}" / f"conv_pooling_{stream}"
+            (run_dir / "csv" / "version_0").mkdir(parents=True)
+            (run_dir / "metrics.json").write_text(json.dumps({"test/video_hit@1": 0.5}))
+            jitter = scores(
+                (source.scores + 0.01 * seed * torch.rand_like(source.scores)).tolist(),
+                source.video_ids,
+                source.targets.argmax(1).tolist(),
+                stream,
+            )
+            save_video_scores(run_dir / "video_scores.pt", jitter)
+            (run_dir / "csv" / "version_0" / "metrics.csv").write_text(
+                "epoch,val/video_hit@1\n0,0.25\n1,0.5\n"
+            )
+            entries[f"conv_pooling_{stream}"] = {"run_dir": str(run_dir), "wall_s": "60"}
+    out = tmp_path / "flow.md"
+    out.with_suffix(".json").write_text(json.dumps(manifest))
+    opts = FlowReportOptions(
+        out=out, log_dir=tmp_path, flow_root=tmp_path, models=["conv_pooling"], skip_train=True
+    )
+    text = run_flow_report(opts).read_text()
+    rows = [line for line in text.splitlines() if line.startswith("| Conv Pooling, 4 frames")]
+    assert [r.split(" | ")[1] for r in rows] == [
+        "on raw frames",
+        "on optical flow",
+        "raw frames + optical flow (fused)",
+    ]
+    assert "| on optical flow | 75.0 ± 0.0 (75.0, 75.0) |" in rows[1]
+    motion = next(line for line in text.splitlines() if "Hit@1 on the motion classes" in line)
+    assert "+50.0 ± 0.0 points" in motion and "**holds**" in motion
+    fused = next(line for line in text.splitlines() if "fused minus frames" in line)
+    assert "+25.0" in fused and "**holds**" in fused
+    assert "LSTM on Raw Frames + LSTM on Optical Flow | 73.1 | 90.5" in text  # the paper's

@@ -115,7 +115,7 @@ def test_flow_video_timing_and_values_through_the_project_decoder(tmp_path: Path
     # what was written: the flow of the same sampled frames, computed here
     with av.open(str(source)) as reader:
         rate, frames = prepare.frames_at_rate(reader, 15.0)
-        grey = [f.to_ndarray(format="gray") for _, _, f in frames]
+        grey = [flow.grey_frame(f) for _, _, f in frames]
     assert rate == 15 and len(grey) == 12
     estimate = flow.flow_estimator("farneback")
     written = np.stack(

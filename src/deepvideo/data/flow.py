@@ -66,6 +66,7 @@ __all__ = [
     "flow_estimator",
     "flow_one",
     "flow_to_image",
+    "grey_frame",
     "image_to_flow",
     "import_cv2",
     "pairs_per_second",
@@ -163,6 +164,12 @@ def image_to_flow(image: np.ndarray, bound: float = 40.0) -> np.ndarray:
     return values * np.float32(2.0 * bound / 255.0) - np.float32(bound)
 
 
+def grey_frame(frame: Any) -> np.ndarray:
+    """A decoded PyAV frame's luma as a contiguous ``(H, W)`` uint8 array (FFmpeg pads rows to
+    an alignment; OpenCV's DIS refuses a padded view)."""
+    return np.ascontiguousarray(frame.to_ndarray(format="gray"))
+
+
 def write_flow_video(source: Path, partial: Path, options: FlowOptions) -> str:
     """The flow video of ``source`` into ``partial`` (module doc); returns what it wrote."""
     import av
@@ -179,7 +186,7 @@ def write_flow_video(source: Path, partial: Path, options: FlowOptions) -> str:
             for pts, seconds, frame in frames:
                 if options.max_seconds is not None and seconds >= options.max_seconds:
                     break
-                grey = frame.to_ndarray(format="gray")
+                grey = grey_frame(frame)
                 if previous is not None:
                     if stream is None:
                         stream = writer.add_stream(FLOW_CODEC, rate=rate)
@@ -289,7 +296,7 @@ def pairs_per_second(
         _, frames = frames_at_rate(reader, fps)
         grey = []
         for _, _, frame in frames:
-            grey.append(frame.to_ndarray(format="gray"))
+            grey.append(grey_frame(frame))
             if len(grey) > pairs:
                 break
     if len(grey) < 2:

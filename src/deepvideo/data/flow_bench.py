@@ -22,7 +22,13 @@ from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
-from deepvideo.data.flow import FLOW_METHODS, flow_estimator, flow_to_image, pairs_per_second
+from deepvideo.data.flow import (
+    FLOW_METHODS,
+    flow_estimator,
+    flow_to_image,
+    grey_frame,
+    pairs_per_second,
+)
 from deepvideo.data.prepare import frames_at_rate
 from deepvideo.data.video import EncodedVideo
 
@@ -68,7 +74,7 @@ def flow_images(path: str | Path, method: str = "tvl1", pairs: int = 20) -> np.n
         _, frames = frames_at_rate(reader, 15.0)
         grey = []
         for _, _, frame in frames:
-            grey.append(frame.to_ndarray(format="gray"))
+            grey.append(grey_frame(frame))
             if len(grey) > pairs:
                 break
     estimate = flow_estimator(method)

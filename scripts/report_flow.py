@@ -57,6 +57,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--resume", action="store_true", help="keep the manifest's finished runs, train the rest"
     )
+    parser.add_argument(
+        "--note",
+        action="append",
+        default=[],
+        help="a reading of the results for the report (repeatable; kept in the manifest)",
+    )
     args, overrides = parser.parse_known_args(argv)
     if not any(o.startswith("data=") for o in overrides):
         overrides = ["data=synthetic", *overrides]
@@ -75,6 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         skip_train=args.skip_train,
         resume=args.resume,
         command=command.strip(),
+        notes=args.note,
     )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     print(run_or_exit(run_flow_report, opts))

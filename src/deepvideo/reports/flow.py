@@ -93,6 +93,8 @@ class FlowReportOptions:
     skip_train: bool = False
     resume: bool = False
     command: str = ""
+    # the reading of the results, kept in the manifest (a later --note replaces it)
+    notes: Sequence[str] = ()
 
 
 def _schedule(opts: FlowReportOptions, seeds: int) -> list[tuple[int, str, str, str]]:
@@ -148,6 +150,8 @@ def run_flow_report(opts: FlowReportOptions) -> Path:
             "`python scripts/compute_flow.py VIDEO_FOLDER FLOW_ROOT`"
         )
     manifest.setdefault("seeds", {})
+    if opts.notes:
+        manifest["notes"] = list(opts.notes)
     if not opts.skip_train:
         manifest["machine"] = machine_description()
         manifest["flow_root"] = short_path(opts.flow_root)
@@ -375,5 +379,7 @@ def markdown_report(results: Mapping[str, ModelResults], manifest: Mapping[str, 
                 values = ", ".join(f"{100 * v:.0f}" for v in curve)
                 start = "from scratch" if stream == "flow" else "from the frames model"
                 lines.append(f"| {MODELS[res.model][0]} | {start} | {seed} | {values} |")
+    if manifest.get("notes"):
+        lines += ["", "## Reading", "", *(f"- {note}" for note in manifest["notes"])]
     lines.append("")
     return "\n".join(lines)

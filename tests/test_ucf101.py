@@ -234,3 +234,30 @@ def test_shipped_lists_used_when_root_has_none(tmp_path: Path) -> None:
     message = str(err.value)
     assert "\n" not in message and f"data.root={tmp_path}" in message
     assert "UCF101.rar" in message and "data=synthetic" in message
+
+
+def test_flow_modality_reads_the_flow_of_every_clip_under_flow_root(
+    tiny_ucf101: Path, tmp_path: Path
+) -> None:
+    """UCF-101's <ClassName>/<clip> layout under data.flow_root (what compute_flow.py writes
+    from the video folder); a clip without its flow video is counted missing, not fatal."""
+    from deepvideo.data.flow import FlowOptions, compute_flow
+
+    flow_root = tmp_path / "flow"
+    summary = compute_flow(tiny_ucf101, flow_root, FlowOptions(method="dis"))
+    assert summary.failed == 0
+    rgb = make_datamodule(tiny_ucf101)
+    rgb.setup("fit")
+    dm = make_datamodule(tiny_ucf101, modality="flow", flow_root=str(flow_root))
+    dm.setup("fit")
+    for split in ("train", "val", "test"):
+        assert [i.video_id for i in dm.splits[split]] == [i.video_id for i in rgb.splits[split]]
+        for item in dm.splits[split]:
+            assert item.path == flow_root / item.path.parent.name / f"{item.video_id}.mp4"
+    gone = dm.splits["test"][0].path
+    gone.unlink()
+    again = make_datamodule(tiny_ucf101, modality="flow", flow_root=str(flow_root))
+    again.setup("fit")
+    assert again.stats["test"]["missing"] == 1 and gone not in [
+        i.path for i in again.splits["test"]
+    ]

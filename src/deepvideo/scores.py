@@ -4,19 +4,28 @@ Evaluation (``src/eval.py``), the :class:`~deepvideo.modules.SaveVideoScores` ca
 transfer recipes and the CNN-average ensemble all write it with :func:`write_video_scores`; the
 reports read it with :func:`load_video_scores`. Content: per-video mean clip probabilities
 ``scores (V, C)``, multi-hot ``targets (V, C)``, the videos' ids, the class names, and where the
-dataset has them the class groups and the fold.
+dataset has them the class groups and the fold. :func:`fuse_video_scores` is the late fusion of
+two-stream models (an image and an optical-flow run's scores, averaged video by video) and
+:func:`save_video_scores` writes any :class:`VideoScores`, fused ones included.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor
 
-__all__ = ["VideoScores", "load_video_scores", "write_video_scores"]
+__all__ = [
+    "VideoScores",
+    "fuse_video_scores",
+    "load_video_scores",
+    "save_video_scores",
+    "write_video_scores",
+]
 
 
 @dataclass
@@ -54,6 +63,89 @@ class VideoScores:
             self.class_groups,
             self.fold,
         )
+
+    def subset(self, video_ids: Sequence[str]) -> VideoScores:
+        """These scores restricted to ``video_ids`` (each must be here), in that order."""
+        where = {v: i for i, v in enumerate(self.video_ids)}
+        order = torch.tensor([where[v] for v in video_ids], dtype=torch.long)
+        return replace(
+            self, scores=self.scores[order], targets=self.targets[order], video_ids=list(video_ids)
+        )
+
+
+def fuse_video_scores(
+    streams: Sequence[VideoScores], weights: Sequence[float] | None = None, model: str = "fused"
+) -> VideoScores:
+    """Late fusion of several runs on the same test set (two-stream models: Ng et al. 2015,
+    Sec. 3.4, after Simonyan and Zisserman 2014's averaging): each video's probabilities are the
+    ``weights``-weighted mean (normalised to sum 1; default equal) of the streams' probabilities,
+    over the videos every stream scored, matched by id, in the first stream's order.
+
+    Raises ``ValueError`` naming the files when the streams have other classes, share no video,
+    or disagree on a video's labels (not the same test set).
+    """
+    if not streams:
+        raise ValueError("fusion needs at least one stream of video scores")
+    weights = [1.0] * len(streams) if weights is None else [float(w) for w in weights]
+    if len(weights) != len(streams) or any(w < 0 for w in weights) or sum(weights) <= 0:
+        raise ValueError(
+            f"fusion weights must be one non-negative number per stream with a positive sum, "
+            f"got {weights} for {len(streams)} streams"
+        )
+    first = streams[0]
+    for other in streams[1:]:
+        if other.class_names != first.class_names:
+            raise ValueError(
+                f"{first.path} and {other.path} score different classes "
+                f"({len(first.class_names)} vs {len(other.class_names)}): fuse runs of one dataset"
+            )
+    shared = set(first.video_ids).intersection(*(s.video_ids for s in streams[1:]))
+    common = [v for v in first.video_ids if v in shared]
+    if not common:
+        raise ValueError(
+            f"{', '.join(str(s.path) for s in streams)} share no test video: fuse runs evaluated "
+            "on the same test split"
+        )
+    aligned = [s.subset(common) for s in streams]
+    for other in aligned[1:]:
+        if not torch.equal(other.targets, aligned[0].targets):
+            raise ValueError(
+                f"{first.path} and {other.path} disagree on the labels of the same videos: "
+                "fuse runs of one dataset and split"
+            )
+    total = sum(weights)
+    fused = sum(w / total * s.scores for w, s in zip(weights, aligned, strict=True))
+    assert isinstance(fused, Tensor)
+    return VideoScores(
+        fused,
+        aligned[0].targets,
+        common,
+        list(first.class_names),
+        model,
+        None,
+        dict(first.class_groups),
+        first.fold,
+    )
+
+
+def save_video_scores(path: str | Path, scores: VideoScores) -> Path:
+    """Write ``scores`` as a ``video_scores.pt`` (the format :func:`write_video_scores` writes)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(
+        {
+            "video_index": torch.arange(len(scores.video_ids)),
+            "scores": scores.scores,
+            "targets": scores.targets,
+            "video_ids": list(scores.video_ids),
+            "class_names": list(scores.class_names),
+            "class_groups": dict(scores.class_groups),
+            "fold": scores.fold,
+            "model": scores.model,
+        },
+        path,
+    )
+    return path
 
 
 def write_video_scores(

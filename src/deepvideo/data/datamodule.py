@@ -6,6 +6,12 @@ The datasets sit symmetrically on :class:`VideoDataModule`: ``Sports1MDataModule
 ``_target_: deepvideo.data.<Name>`` in ``conf/data/``. :func:`build_datamodule` instantiates one,
 makes it ready (``prepare_data`` on rank 0: the synthetic sets generate themselves), checks that
 its data is present and optionally sets it up: every task, report and script builds its data so.
+
+``modality: flow`` (Ng et al. 2015, Sec. 3.4) reads every video's optical flow video instead of
+its frames: the file at the same path relative to the video folder under ``flow_root`` (what
+``scripts/compute_flow.py VIDEO_FOLDER FLOW_ROOT`` writes), with the same samplers, crops and
+views, the horizontal component negated in flipped crops and the flow normalisation
+(``flow_mean``, ``flow_std``; the third channel fed as 0).
 """
 
 from __future__ import annotations
@@ -36,8 +42,11 @@ from deepvideo.data.datasets import (
 from deepvideo.data.sampling import ClipSpec, EvalClipSampler
 from deepvideo.data.transforms import ClipTransform
 from deepvideo.data.video import DEFAULT_DECODER, check_decoder
+from deepvideo.errors import ConfigError
 
 log = logging.getLogger(__name__)
+
+MODALITIES = ("rgb", "flow")
 
 
 class DataNotFoundError(FileNotFoundError):
@@ -100,9 +109,22 @@ class VideoDataModule(pl.LightningDataModule, abc.ABC):
         val_clips: Mapping[str, Any] | None = None,
         test_clips: Mapping[str, Any] | None = None,
         seed: int = 0,
+        modality: str = "rgb",
+        flow_root: str | None = None,
+        flow_mean: float = 127.5,
+        flow_std: float = 1.0,
         **unused: Any,
     ) -> None:
         super().__init__()
+        if modality not in MODALITIES:
+            raise ConfigError(f"data.modality must be one of {MODALITIES}, got {modality!r}")
+        if modality == "flow" and not flow_root:
+            raise ConfigError(
+                "data.modality=flow needs data.flow_root=DIR: the folder scripts/compute_flow.py "
+                "wrote the flow videos to (python scripts/compute_flow.py VIDEO_FOLDER DIR)"
+            )
+        self.modality = modality
+        self.flow_root = Path(flow_root).expanduser() if flow_root else None
         clip = dict(clip or {})
         sizes = dict(sizes or {"resize": 200, "crop": 170})
         self.root = Path(root).expanduser()
@@ -128,7 +150,10 @@ class VideoDataModule(pl.LightningDataModule, abc.ABC):
         self.decoder = check_decoder(decoder)
         crop = int(clip.get("crop_size", sizes["crop"]))
         resize = int(clip.get("resize", sizes["resize"]))
-        self.transform = ClipTransform(resize=resize, crop=crop, mean=mean, std=std)
+        if modality == "flow":  # Ng et al. 2015, Sec. 3.4: flow images, third channel fed as 0
+            self.transform = ClipTransform(resize, crop, flow_mean, flow_std, flow=True)
+        else:
+            self.transform = ClipTransform(resize=resize, crop=crop, mean=mean, std=std)
         # evaluation clips: the dataset's rule (Karpathy et al.: 20 clips x 4 views), unless the
         # model's clip node has its own (Ng et al.: test_examples random examples, one view each)
         self.val_clips = {
@@ -166,6 +191,22 @@ class VideoDataModule(pl.LightningDataModule, abc.ABC):
     def video_folder(self) -> Path:
         return self.root
 
+    def files_folder(self) -> Path:
+        """Where the files this run reads are: the video folder, or with ``modality: flow`` the
+        flow root, which mirrors its layout (``scripts/compute_flow.py VIDEO_FOLDER FLOW_ROOT``)."""
+        if self.modality == "flow" and self.flow_root is not None:
+            return self.flow_root
+        return self.video_folder()
+
+    def hint(self) -> str:
+        """How to get the files :meth:`files_folder` lacks."""
+        if self.modality == "flow":
+            return (
+                f"compute them with `python scripts/compute_flow.py {self.video_folder()} "
+                f"{self.flow_root}`, or point data.flow_root at that command's output"
+            )
+        return self.how_to_get
+
     # ------------------------------------------------------------------------------- lightning
     def setup(self, stage: str | None = None) -> None:
         if self.splits:
@@ -184,7 +225,7 @@ class VideoDataModule(pl.LightningDataModule, abc.ABC):
                 "this run",
                 self.dataset_name,
                 sum(missing.values()),
-                self.video_folder(),
+                self.files_folder(),
                 ", ".join(f"{s} {n}" for s, n in missing.items()),
             )
         log.info("%s videos found/listed: %s", self.dataset_name, self.summary())
@@ -251,7 +292,7 @@ class VideoDataModule(pl.LightningDataModule, abc.ABC):
         if len(data) == 0:
             raise DataNotFoundError(
                 f"{self.dataset_name}: the {split} split has no local videos under "
-                f"{self.video_folder()}; {self.how_to_get}"
+                f"{self.files_folder()}; {self.hint()}"
             )
         return data
 

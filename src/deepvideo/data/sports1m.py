@@ -255,12 +255,12 @@ class Sports1MDataModule(VideoDataModule):
     def check_available(self) -> None:
         files = self.partition_files()
         missing = [str(p) for p in files.values() if not p.is_file()]
-        if missing or not index_videos(self.video_folder(), self.extensions):
+        if missing or not index_videos(self.files_folder(), self.extensions):
             what = f"no partition file {missing[0]}" if missing else "no videos"
             raise DataNotFoundError(
                 f"{self.dataset_name}: {what} under data.root={self.root} "
-                f"(looked for {files['train'].name} and videos in {self.video_folder()}); "
-                f"{self.how_to_get}"
+                f"(looked for {files['train'].name} and videos in {self.files_folder()}); "
+                f"{self.how_to_get if missing else self.hint()}"
             )
 
     def load_classes(self) -> list[str]:
@@ -269,7 +269,7 @@ class Sports1MDataModule(VideoDataModule):
 
     def load_splits(self) -> tuple[list[str], dict[str, list[VideoItem]]]:
         lists = self.partition_files()
-        files = index_videos(self.video_folder(), self.extensions)
+        files = index_videos(self.files_folder(), self.extensions)
         train_records, test_records = self.read_partitions(lists)
         if self.metadata_file:
             # filter by the released per-video metadata before anything is decoded

@@ -14,6 +14,12 @@ entries named by ``keys`` (``video`` by default) and takes the sample's random g
 second input stream (optical flow) is one more key, and a stream-specific step (negating the
 horizontal flow of a flipped clip) one more transform that reads the recorded ``geometry``.
 :class:`ClipTransform` holds the sizes from the config and builds the two pipelines.
+
+Optical flow images (Ng et al. 2015, Sec. 3.4; :mod:`deepvideo.data.flow`: horizontal and
+vertical motion in channels 0 and 1, 127.5 = none, channel 2 zero) go through the same steps,
+treated "in the same fashion as image frames", plus two: :class:`NegateFlippedFlow` (a mirrored
+flow image also moves the other way: channel 0 becomes ``255 - v`` in every flipped crop) and
+:class:`FlowNormalize` (the third channel fed to the network as 0, as the paper does).
 """
 
 from __future__ import annotations
@@ -34,6 +40,8 @@ __all__ = [
     "ClipTransform",
     "Compose",
     "CropViews",
+    "FlowNormalize",
+    "NegateFlippedFlow",
     "Normalize",
     "RandomCropFlip",
     "SampleTransform",
@@ -155,6 +163,44 @@ class Normalize:
 
 
 @dataclass(frozen=True)
+class NegateFlippedFlow:
+    """Flow images (Ng et al. 2015, Sec. 3.4): in every crop that :class:`RandomCropFlip` or
+    :class:`CropViews` flipped left-right (``sample["geometry"]``), the horizontal component is
+    negated too, since a mirrored video moves the other way: on the stored uint8 scale (127.5 =
+    no motion) channel 0 becomes ``255 - v``. Runs on the uint8 crops, before normalisation."""
+
+    keys: tuple[str, ...] = ("video",)
+
+    def __call__(self, sample: Sample, rng: np.random.Generator) -> Sample:
+        flipped = [bool(g[2]) for g in sample["geometry"]]
+        if not any(flipped):
+            return sample
+        for key in self.keys:
+            clip = sample[key]  # (T, C, S, S) for one training crop, (V, T, C, S, S) for views
+            views = (clip if clip.ndim == 5 else clip.unsqueeze(0)).clone()
+            for view, flip in enumerate(flipped):
+                if flip:
+                    views[view, :, 0] = 255 - views[view, :, 0]
+            sample[key] = views if clip.ndim == 5 else views[0]
+        return sample
+
+
+@dataclass(frozen=True)
+class FlowNormalize(Normalize):
+    """:class:`Normalize` for flow images, with the third channel (zero in the stored images)
+    fed to the network as 0 (Ng et al. 2015, Sec. 3.4: "so that it gives no effect on learning
+    and inference"), not as ``-mean / std``."""
+
+    mean: float = 127.5
+
+    def __call__(self, sample: Sample, rng: np.random.Generator) -> Sample:
+        sample = super().__call__(sample, rng)
+        for key in self.keys:
+            sample[key].select(-4, 2).zero_()  # (..., C, T, H, W): channel 2
+        return sample
+
+
+@dataclass(frozen=True)
 class ClipTransform:
     """The sizes of Sec. 3.3's preprocessing and the train / evaluation pipelines built on them."""
 
@@ -162,6 +208,9 @@ class ClipTransform:
     crop: int = 170
     mean: float = 117.0
     std: float = 1.0
+    # optical flow images (Ng et al. 2015, Sec. 3.4): flips negate the horizontal component, the
+    # third channel is fed as 0
+    flow: bool = False
 
     def __post_init__(self) -> None:
         if self.crop > self.resize:
@@ -176,23 +225,21 @@ class ClipTransform:
         """Square -> resize -> random crop + flip -> normalise, on ``keys`` of a sample dict."""
         k = tuple(keys)
         return Compose(
-            (
-                SquareResize(self.resize, k),
-                RandomCropFlip(self.crop, k),
-                Normalize(self.mean, self.std, k),
-            )
+            (SquareResize(self.resize, k), RandomCropFlip(self.crop, k), *self._finish(k))
         )
 
     def eval_pipeline(self, num_views: int, keys: Sequence[str] = ("video",)) -> Compose:
         """Square -> resize -> ``num_views`` crops/flips -> normalise, on ``keys``."""
         k = tuple(keys)
         return Compose(
-            (
-                SquareResize(self.resize, k),
-                CropViews(self.crop, num_views, k),
-                Normalize(self.mean, self.std, k),
-            )
+            (SquareResize(self.resize, k), CropViews(self.crop, num_views, k), *self._finish(k))
         )
+
+    def _finish(self, keys: tuple[str, ...]) -> tuple[SampleTransform, ...]:
+        """After the crops: normalisation, and for flow images the flip rule first."""
+        if self.flow:
+            return NegateFlippedFlow(keys), FlowNormalize(self.mean, self.std, keys)
+        return (Normalize(self.mean, self.std, keys),)
 
     def train(self, frames: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
         """One randomly cropped and flipped ``(C, T, crop, crop)`` float clip."""

@@ -370,11 +370,11 @@ class UCF101DataModule(VideoDataModule):
                 "data.split_dir=null to use the official lists shipped with deepvideo"
             )
         class_names = parse_class_index(self.split_files["classes"])
-        folder = self.video_folder()
+        folder = self.files_folder()
         if not any(index_clip_files(folder, [name], self.extensions) for name in class_names):
             raise DataNotFoundError(
                 f"{self.dataset_name}: no videos under data.root={self.root} (looked in "
-                f"{folder}/<ClassName>/); {self.how_to_get}"
+                f"{folder}/<ClassName>/); {self.hint()}"
             )
 
     def load_fold(self) -> tuple[list[str], list[UCF101Clip], list[UCF101Clip]]:
@@ -397,7 +397,7 @@ class UCF101DataModule(VideoDataModule):
                 ", ".join(ungrouped[:5]) + (", ..." if len(ungrouped) > 5 else ""),
             )
         train_clips, val_clips = holdout_groups(train_clips, self.val_fraction, self.split_seed)
-        files = index_clip_files(self.video_folder(), class_names, self.extensions)
+        files = index_clip_files(self.files_folder(), class_names, self.extensions)
         splits: dict[str, list[VideoItem]] = {}
         for split, clips in (("train", train_clips), ("val", val_clips), ("test", test_clips)):
             items = self.clips_to_items(clips, files)

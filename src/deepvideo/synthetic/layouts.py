@@ -63,6 +63,9 @@ SPLIT_CODES = {"train": 0, "test": 1}
 # layout keeps its events further apart than that.
 SHORT_CLIP_FRAMES = 10
 LONG_FIELDS = ("event_min_seconds", "event_max_seconds", "min_gap_seconds")
+# fields added later, in params() only when set away from the value every earlier dataset used,
+# so that datasets generated before them still match their configs
+LATER_FIELDS = {"drift_radius": 0.2}
 
 
 @dataclass
@@ -87,6 +90,9 @@ class SyntheticConfig:
     mpeg4_qscale: int = 2
     # scene
     center_sigma: float = 0.10
+    # a drifting object wraps around inside a disc of this radius (a fraction of the short side)
+    # about its motion centre: the larger, the rarer a wrap inside a clip
+    drift_radius: float = 0.2
     jitter_px: int = 3
     texture_amplitude: float = 36.0
     min_distractors: int = 1
@@ -125,6 +131,8 @@ class SyntheticConfig:
             problems.append("need 0 <= min_distractors <= max_distractors")
         if self.ucf_groups < 6 or not 1 <= self.ucf_min_clips <= self.ucf_max_clips <= 99:
             problems.append("need ucf_groups >= 6 and 1 <= ucf_min_clips <= ucf_max_clips <= 99")
+        if not 0 < self.drift_radius <= 0.45:
+            problems.append(f"drift_radius must be in (0, 0.45], got {self.drift_radius}")
         if self.jitter_px < 0 or self.gop_seconds <= 0:
             problems.append("need jitter_px >= 0 and gop_seconds > 0")
         if self.layout == LONG and self.fps > 0:
@@ -156,11 +164,15 @@ class SyntheticConfig:
     def params(self) -> dict[str, Any]:
         """The parameters as plain JSON values (what the manifest stores and compares).
 
-        The ``long`` layout's own fields (:data:`LONG_FIELDS`) appear only for that layout.
+        The ``long`` layout's own fields (:data:`LONG_FIELDS`) appear only for that layout, and
+        :data:`LATER_FIELDS` only when set to another value than the one they were added with.
         """
         values = asdict(self)
         if self.layout != LONG:
             for name in LONG_FIELDS:
+                del values[name]
+        for name, original in LATER_FIELDS.items():
+            if values[name] == original:
                 del values[name]
         return json.loads(json.dumps(values))
 

@@ -110,7 +110,7 @@ def _motion(
     t = np.arange(num_frames, dtype=np.float64)
     zeros = np.zeros(num_frames)
     if motion.kind == "drift":
-        radius = 0.2 * side
+        radius = config.drift_radius * side
         # A point uniform in the disc, in (along, across) coordinates of the drift direction.
         along0, across = _uniform_disc(rng, radius)
         half = math.sqrt(max(radius**2 - across**2, 0.0))

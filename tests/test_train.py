@@ -229,20 +229,33 @@ def test_short_real_training_beats_chance(default_root: Path, tmp_path: Path) ->
 
 
 def test_ddp_on_cpu_runs_two_processes(tiny_root: Path, tmp_path: Path) -> None:
+    """Two processes: validation during training and the test score every video once with all
+    of its clips, and module.lr_scaling=linear doubles the recipe's rate (global batch 2 x 16)."""
+    overrides = ["model=single_frame", *tiny_overrides(tiny_root), *FAST]
     result = run_cli(
         "train.py",
         [
             "trainer=ddp_cpu",
-            "model=single_frame",
             "debug=limit",
+            "module.lr_scaling=linear",
             f"paths.log_dir={tmp_path}",
-            *tiny_overrides(tiny_root),
-            *FAST,
+            *overrides,
         ],
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    metrics = json.loads(next(tmp_path.glob("debug/runs/*/metrics.json")).read_text())
-    assert metrics["test/videos"] == 12
+    run = next(tmp_path.glob("debug/runs/*/metrics.json")).parent
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["test/videos"] == 12 and metrics["test/clips"] == 12 * 2
+    cfg = compose_config("train", overrides, tmp_path)
+    from deepvideo.data import build_datamodule
+
+    val = len(build_datamodule(cfg.data, prepare=False, stage="fit").splits["val"])
+    assert metrics["val/videos"] == val and metrics["val/clips"] == val * 2  # val_clips: 2 each
+    import csv
+
+    rows = list(csv.DictReader((run / "csv" / "version_0" / "metrics.csv").open()))
+    rates = {float(r["lr-SGD"]) for r in rows if r.get("lr-SGD")}
+    assert rates and all(r == pytest.approx(2 * cfg.data.recipe.lr) for r in rates), rates
 
 
 @pytest.mark.parametrize("pad", ["last", "loop"])

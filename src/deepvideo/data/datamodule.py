@@ -26,6 +26,7 @@ from pytorch_lightning.utilities import rank_zero_only
 from torch.utils.data import DataLoader
 
 from deepvideo.data.datasets import ClipDataset, EvalClips, VideoClipsBatchSampler, VideoItem
+from deepvideo.data.distributed import eval_sampler
 from deepvideo.data.sampling import ClipSpec, EvalClipSampler
 from deepvideo.data.transforms import ClipTransform
 from deepvideo.data.video import DEFAULT_DECODER, check_decoder
@@ -243,10 +244,13 @@ class VideoDataModule(pl.LightningDataModule, abc.ABC):
                 len(data.videos), self.train_clips_per_video, self.batch_size, drop_last
             )
             return DataLoader(data, batch_sampler=sampler, **common)
+        # evaluation under DDP: whole videos per process, no padded duplicates (exact Hit@k)
+        shard = None if train else eval_sampler(data, data.clips_per_video)
         return DataLoader(
             data,
             batch_size=self.batch_size if train else self.eval_batch_size,
             shuffle=train,
+            sampler=shard,
             drop_last=drop_last,
             **common,
         )

@@ -130,3 +130,24 @@ def test_ckpt_path_last_starts_fresh_then_resumes_the_relaunched_run(
     rows = list(csv.DictReader((tmp_path / "csv" / "version_1" / "metrics.csv").open()))
     assert {r["epoch"] for r in rows if r["epoch"]} == {"1"}
     assert metrics["train/clips_per_s"] > 0 and metrics["val/best_epoch"] in (0.0, 1.0)
+
+
+def test_optuna_search_over_lr_and_weight_decay_composes(tmp_path: Path) -> None:
+    pytest.importorskip(
+        "hydra_plugins.hydra_optuna_sweeper", reason="pip install -e .[optuna] (Optuna sweeper)"
+    )
+    from hydra_plugins.hydra_optuna_sweeper._impl import create_params_from_overrides
+    from optuna.distributions import LogUniformDistribution
+
+    cfg = compose_with_hydra(["hparams_search=optuna_lr_wd", "model=slow_fusion"])
+    sweeper = cfg.hydra.sweeper
+    assert sweeper._target_.endswith("OptunaSweeper") and cfg.hydra.mode.name == "MULTIRUN"
+    assert sweeper.direction == "maximize" and cfg.optimized_metric == "val/video_hit@1"
+    assert sweeper.sampler._target_ == "optuna.samplers.TPESampler"
+    assert sweeper.study_name == "train-slow_fusion-lr-wd"
+    space, fixed = create_params_from_overrides([f"{k}={v}" for k, v in sweeper.params.items()])
+    assert not fixed and set(space) == {"module.optimizer.lr", "module.optimizer.weight_decay"}
+    lr = space["module.optimizer.lr"]
+    assert isinstance(lr, LogUniformDistribution) and (lr.low, lr.high) == (1e-4, 1e-1)
+    # the keys it sets are the module's optimizer arguments
+    assert {"lr", "weight_decay"} <= set(cfg.module.optimizer)

@@ -17,6 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from deepvideo.checkpoint import load_checkpoint, stored_config, without_init_weights
 from deepvideo.modules import SaveVideoScores
+from deepvideo.modules.dashboards import WandbDashboard, finish_wandb_run
 from deepvideo.runs import build, output_dir, print_summary, to_float_dict, write_metrics
 from deepvideo.utils.instantiate import instantiate_trainer
 
@@ -72,9 +73,12 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     out = output_dir(cfg)
     # the per-video scores are written where the test ran, by rank 0, from the scores gathered
     # from every process (under ddp_spawn the test runs in the spawned processes)
-    extra = [SaveVideoScores(out / "video_scores.pt")] if cfg.get("save_scores", True) else []
+    extra: list[Any] = [WandbDashboard()]
+    if cfg.get("save_scores", True):
+        extra.append(SaveVideoScores(out / "video_scores.pt"))
     trainer = instantiate_trainer(run, net=module.net, extra_callbacks=extra)
     trainer.test(module, datamodule=datamodule, ckpt_path=str(cfg.ckpt_path))
+    finish_wandb_run(trainer)
     metrics = to_float_dict(trainer.callback_metrics)
     if trainer.is_global_zero:
         write_metrics(out / "metrics.json", metrics)

@@ -13,6 +13,7 @@ from omegaconf import DictConfig
 
 from deepvideo.checkpoint import expand_from, load_pretrained_from_config
 from deepvideo.modules import FreezeLayers, RunStats
+from deepvideo.modules.dashboards import WandbDashboard, finish_wandb_run
 from deepvideo.runs import build, output_dir, print_summary, to_float_dict, write_metrics
 from deepvideo.utils.distributed import global_rank_from_env
 from deepvideo.utils.instantiate import instantiate_trainer
@@ -62,7 +63,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
             out.mkdir(parents=True, exist_ok=True)
             (out / "expansion.json").write_text(json.dumps(summary, indent=2) + "\n")
     # a model that trains only some of its layers (Ng et al. Table 2's "(fc)" LSTM: model.trainable)
-    extra: list[Any] = [RunStats()]
+    extra: list[Any] = [RunStats(), WandbDashboard()]
     trainable = cfg.model.get("trainable")
     callbacks = cfg.get("callbacks") or {}
     freezing = any(n and "FreezeLayers" in str(n.get("_target_", "")) for n in callbacks.values())
@@ -78,6 +79,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
             log.warning("no best checkpoint was saved: testing the current weights")
         trainer.test(module, datamodule=datamodule, ckpt_path=best)
         metrics.update(trainer.callback_metrics)
+    finish_wandb_run(trainer)
     metrics = to_float_dict(metrics)
     metrics["time/run_s"] = time.perf_counter() - started
     if trainer.is_global_zero:

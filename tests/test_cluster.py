@@ -4,6 +4,7 @@ parameters they would launch with, rank-0-only outputs, and ckpt_path=last resum
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,14 @@ from conftest import CONF, FAST, compose_config, tiny_overrides
 from deepvideo.training import train
 from deepvideo.utils.distributed import global_rank_from_env, register_resolvers
 from deepvideo.utils.instantiate import instantiate_group
+
+
+@pytest.fixture(autouse=True)
+def _no_hydra_config_left_behind() -> Iterator[None]:
+    """Compositions here set Hydra's global config (one in MULTIRUN mode): later tests must not
+    run inside it."""
+    yield
+    HydraConfig.instance().cfg = None  # type: ignore[assignment]
 
 
 def compose_with_hydra(overrides: list[str]) -> DictConfig:

@@ -220,19 +220,24 @@ def test_wandb_logger_runs_offline_without_an_account(
     monkeypatch.setenv("WANDB_SILENT", "true")
     monkeypatch.delenv("WANDB_API_KEY", raising=False)
     sweep = tmp_path / "multiruns" / "grid7"
-    run_train(
-        [
-            "model=single_frame",
-            "debug=limit",
-            "logger=wandb",
-            "trainer.max_epochs=1",
-            "hydra.mode=MULTIRUN",  # as a job of a sweep
-            f"hydra.sweep.dir={sweep}",
-            *tiny_overrides(tiny_root),
-            *FAST,
-        ],
-        tmp_path,
-    )
+    try:
+        run_train(
+            [
+                "model=single_frame",
+                "debug=limit",
+                "logger=wandb",
+                "trainer.max_epochs=1",
+                "hydra.mode=MULTIRUN",  # as a job of a sweep
+                f"hydra.sweep.dir={sweep}",
+                *tiny_overrides(tiny_root),
+                *FAST,
+            ],
+            tmp_path,
+        )
+    finally:  # later tests must not run inside this sweep's Hydra config
+        from hydra.core.hydra_config import HydraConfig
+
+        HydraConfig.instance().cfg = None  # type: ignore[assignment]
     runs = list((tmp_path / "wandb").glob("offline-run-*"))
     assert len(runs) == 1, "no offline W&B run was written"
     assert (tmp_path / "csv").is_dir()

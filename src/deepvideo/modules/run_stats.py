@@ -1,7 +1,8 @@
 """What a sweep compares besides accuracy: training throughput, wall time and the best epoch.
 
 :class:`RunStats` logs, at the end of every training epoch, ``train/clips_per_s`` (training clips
-per second of training-loop wall time, validation excluded, summed over the DDP processes),
+per second of training-loop wall time, data loading included, validation and each epoch's first
+batch, which waits for the loader workers to start, excluded; summed over the DDP processes),
 ``time/train_s`` (those seconds, so far) and ``val/best_epoch`` (the epoch whose validation
 ``module.monitor`` was best so far). They reach the loggers and ``metrics.json`` like any other
 metric, and :mod:`deepvideo.reports.sweep` reads them back.
@@ -31,7 +32,7 @@ class RunStats(Callback):
         self._last_batch_end: float | None = None
 
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self._epoch_start = time.perf_counter()
+        self._epoch_start = None
         self._last_batch_end = None
 
     def on_train_batch_end(
@@ -42,9 +43,16 @@ class RunStats(Callback):
         batch: Any,
         batch_idx: int,
     ) -> None:
+        now = time.perf_counter()
+        if self._epoch_start is None:
+            # the clock starts at the end of the epoch's first batch: that one also waits for
+            # the loader workers to start (seconds, and more under ddp_spawn, whose workers are
+            # spawned rather than forked), which is not the steady rate
+            self._epoch_start = now
+            return
         video = batch.get("video") if isinstance(batch, dict) else None
         self.clips += int(video.shape[0]) if torch.is_tensor(video) else 0
-        self._last_batch_end = time.perf_counter()
+        self._last_batch_end = now
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.sanity_checking:

@@ -206,8 +206,9 @@ class VideoClassifier(pl.LightningModule):
         """``module.lr_scaling``'s multiplier for this trainer's processes and accumulation."""
         if self.batch_size is None or self.reference_batch is None:
             return 1.0
-        world = int(getattr(self.trainer, "world_size", 1) or 1)
-        accumulate = int(getattr(self.trainer, "accumulate_grad_batches", 1) or 1)
+        trainer = self._trainer  # None when the optimizer is built outside a Trainer
+        world = int(getattr(trainer, "world_size", 1) or 1)
+        accumulate = int(getattr(trainer, "accumulate_grad_batches", 1) or 1)
         factor = lr_scaling_factor(
             self.lr_scaling, world, self.batch_size, self.reference_batch, accumulate
         )

@@ -83,20 +83,49 @@ def test_malformed_partition_line_is_named(tiny_root: Path, tmp_path: Path) -> N
 
 
 def test_hydra_multirun_over_two_models(tiny_root: Path, tmp_path: Path) -> None:
+    """A 2 x 2 grid whose bad value fails two jobs: the sweep goes on, and
+    scripts/sweep_summary.py turns it into one table with the failed jobs as failed rows."""
     result = run_cli(
         "train.py",
         [
             "-m",
             "model=single_frame,slow_fusion",
+            "module.lr_scaling=none,bogus",
             "debug=fast_dev_run",
             f"paths.log_dir={tmp_path}",
             *tiny_overrides(tiny_root),
             *FAST,
         ],
     )
-    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.returncode == 1, result.stderr[-3000:]  # Hydra: some job failed
     metrics = sorted(tmp_path.glob("debug/multiruns/*/*/metrics.json"))
     assert len(metrics) == 2, result.stdout[-2000:]
+    sweep = metrics[0].parent.parent
+    summary = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "sweep_summary.py"), str(sweep)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert summary.returncode == 0, summary.stderr[-2000:]
+    lines = [line for line in summary.stdout.splitlines() if line.startswith("| ")]
+    header = [c.strip() for c in lines[0].strip("|").split("|")]
+    assert header[:4] == ["job", "model", "module.lr_scaling", "status"]
+    assert {"video Hit@1", "train clips/s", "wall time", "best epoch", "reason"} <= set(header)
+    rows = [
+        dict(zip(header, (c.strip() for c in line.strip("|").split("|")), strict=True))
+        for line in lines[2:]
+    ]
+    assert [(r["model"], r["module.lr_scaling"], r["status"]) for r in rows] == [
+        ("single_frame", "none", "ok"),
+        ("single_frame", "bogus", "failed"),
+        ("slow_fusion", "none", "ok"),
+        ("slow_fusion", "bogus", "failed"),
+    ]
+    assert all("lr_scaling must be one of" in r["reason"] for r in rows if r["status"] == "failed")
+    assert all(float(r["video Hit@1"]) >= 0 and r["wall time"] for r in rows if r["status"] == "ok")
+    csv_rows = (sweep / "summary.csv").read_text().splitlines()
+    assert len(csv_rows) == 5 and (sweep / "summary.md").read_text().count("| failed |") == 2
     chosen = {
         line.strip("- \n")
         for p in metrics
@@ -210,22 +239,68 @@ def test_eval_rejects_a_missing_checkpoint(tmp_path: Path) -> None:
 def test_wandb_logger_runs_offline_without_an_account(
     tiny_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """logger=wandb, offline by default: the run files hold the resolved config, losses, the
+    learning rate, Hit@k, per-class AP as a table, the confusion matrix, test-video panels with
+    their top-5, skipped-video counts, and the sweep as the run's group."""
+    from wandb_records import run_contents
+
     monkeypatch.delenv("WANDB_MODE", raising=False)  # offline must be the default
     monkeypatch.setenv("WANDB_SILENT", "true")
     monkeypatch.delenv("WANDB_API_KEY", raising=False)
-    run_train(
-        [
-            "model=single_frame",
-            "debug=limit",
-            "logger=wandb",
-            "trainer.max_epochs=1",
-            *tiny_overrides(tiny_root),
-            *FAST,
-        ],
-        tmp_path,
-    )
-    assert list((tmp_path / "wandb").glob("offline-run-*")), "no offline W&B run was written"
+    sweep = tmp_path / "multiruns" / "grid7"
+    try:
+        run_train(
+            [
+                "model=single_frame",
+                "debug=limit",
+                "logger=wandb",
+                "trainer.max_epochs=1",
+                "hydra.mode=MULTIRUN",  # as a job of a sweep
+                f"hydra.sweep.dir={sweep}",
+                *tiny_overrides(tiny_root),
+                *FAST,
+            ],
+            tmp_path,
+        )
+    finally:  # later tests must not run inside this sweep's Hydra config
+        from hydra.core.hydra_config import HydraConfig
+
+        HydraConfig.instance().cfg = None  # type: ignore[assignment]
+    runs = list((tmp_path / "wandb").glob("offline-run-*"))
+    assert len(runs) == 1, "no offline W&B run was written"
     assert (tmp_path / "csv").is_dir()
+    logged = run_contents(next(runs[0].glob("run-*.wandb")))
+    assert logged["run"]["group"] == "debug-grid7"  # the sweep
+    config = logged["config"]
+    assert config["model"]["name"] == "single_frame" and config["data"]["num_classes"] == 12
+    assert config["module"]["optimizer"]["momentum"] == 0.9  # resolved, not interpolations
+    history: dict[str, object] = {}
+    for row in logged["history"]:
+        history.update(row)
+    for key in (
+        "train/loss_epoch",
+        "lr-SGD",
+        "val/video_hit@1",
+        "test/clip_hit@1",
+        "test/video_hit@1",
+        "test/video_hit@5",
+        "test/skipped_videos",
+        "test/mAP",
+    ):
+        assert key in history, key
+    assert history["test/per_class_ap/_type"] == "table-file"
+    assert history["test/per_class_ap/nrows"] == 12  # one row per class
+    assert history["test/confusion_matrix_table/_type"] == "table-file"
+    assert "_wandb/visualize/test/confusion_matrix" in config  # the chart over that table
+    assert history["test/video_panels/count"] == 8 and history["test/predictions/nrows"] == 8
+    captions = history["test/video_panels/captions"]
+    assert isinstance(captions, list) and all(
+        c.count(" 0.") + c.count(" 1.") == 5 for c in captions
+    )
+    table = json.loads(next(runs[0].glob("files/media/table/test/per_class_ap_*.json")).read_text())
+    assert table["columns"] == ["class", "AP", "test videos"] and len(table["data"]) == 12
+    summary = logged["summary"]
+    assert summary["data/test/missing"] == 0 and summary["test/skipped_videos"] == 0
 
 
 @pytest.fixture(scope="session")
@@ -259,20 +334,33 @@ def test_short_real_training_beats_chance(default_root: Path, tmp_path: Path) ->
 
 
 def test_ddp_on_cpu_runs_two_processes(tiny_root: Path, tmp_path: Path) -> None:
+    """Two processes: validation during training and the test score every video once with all
+    of its clips, and module.lr_scaling=linear doubles the recipe's rate (global batch 2 x 16)."""
+    overrides = ["model=single_frame", *tiny_overrides(tiny_root), *FAST]
     result = run_cli(
         "train.py",
         [
             "trainer=ddp_cpu",
-            "model=single_frame",
             "debug=limit",
+            "module.lr_scaling=linear",
             f"paths.log_dir={tmp_path}",
-            *tiny_overrides(tiny_root),
-            *FAST,
+            *overrides,
         ],
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    metrics = json.loads(next(tmp_path.glob("debug/runs/*/metrics.json")).read_text())
-    assert metrics["test/videos"] == 12
+    run = next(tmp_path.glob("debug/runs/*/metrics.json")).parent
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["test/videos"] == 12 and metrics["test/clips"] == 12 * 2
+    cfg = compose_config("train", overrides, tmp_path)
+    from deepvideo.data import build_datamodule
+
+    val = len(build_datamodule(cfg.data, prepare=False, stage="fit").splits["val"])
+    assert metrics["val/videos"] == val and metrics["val/clips"] == val * 2  # val_clips: 2 each
+    import csv
+
+    rows = list(csv.DictReader((run / "csv" / "version_0" / "metrics.csv").open()))
+    rates = {float(r["lr-SGD"]) for r in rows if r.get("lr-SGD")}
+    assert rates and all(r == pytest.approx(2 * cfg.data.recipe.lr) for r in rates), rates
 
 
 @pytest.mark.parametrize("pad", ["last", "loop"])

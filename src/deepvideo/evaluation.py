@@ -16,8 +16,9 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from deepvideo.checkpoint import load_checkpoint, stored_config, without_init_weights
+from deepvideo.modules import SaveVideoScores
+from deepvideo.modules.dashboards import WandbDashboard, finish_wandb_run
 from deepvideo.runs import build, output_dir, print_summary, to_float_dict, write_metrics
-from deepvideo.scores import write_video_scores
 from deepvideo.utils.instantiate import instantiate_trainer
 
 log = logging.getLogger(__name__)
@@ -69,16 +70,19 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     run = run_config(cfg, stored_config(checkpoint))
     pl.seed_everything(run.seed, workers=True)
     datamodule, module = build(run)
-    trainer = instantiate_trainer(run, net=module.net)
-    trainer.test(module, datamodule=datamodule, ckpt_path=str(cfg.ckpt_path))
-    metrics = to_float_dict(trainer.callback_metrics)
     out = output_dir(cfg)
-    write_metrics(out / "metrics.json", metrics)
-    if cfg.get("save_scores", True) and module.last_test_scores is not None:
-        write_video_scores(
-            out / "video_scores.pt", datamodule, *module.last_test_scores, model=run.model.name
-        )
-    print_summary(metrics, datamodule)
+    # the per-video scores are written where the test ran, by rank 0, from the scores gathered
+    # from every process (under ddp_spawn the test runs in the spawned processes)
+    extra: list[Any] = [WandbDashboard()]
+    if cfg.get("save_scores", True):
+        extra.append(SaveVideoScores(out / "video_scores.pt"))
+    trainer = instantiate_trainer(run, net=module.net, extra_callbacks=extra)
+    trainer.test(module, datamodule=datamodule, ckpt_path=str(cfg.ckpt_path))
+    finish_wandb_run(trainer)
+    metrics = to_float_dict(trainer.callback_metrics)
+    if trainer.is_global_zero:
+        write_metrics(out / "metrics.json", metrics)
+        print_summary(metrics, datamodule)
     return metrics
 
 

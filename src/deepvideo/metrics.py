@@ -5,7 +5,8 @@ so a video tagged with two sports counts right when either is predicted. Clip Hi
 clip on its own; video Hit@k first averages the clip class probabilities of a video.
 
 :class:`VideoLevelMetrics` is a torchmetrics ``Metric``: it keeps per-video running sums (compacted
-as it goes, so memory grows with videos, not clips) and gathers them across DDP processes.
+as it goes, so memory grows with videos, not clips) and gathers them across DDP processes, merging
+them by video, so a distributed evaluation scores each video once with all of its clips.
 """
 
 from __future__ import annotations
@@ -34,15 +35,31 @@ def video_hit_at_k(
 
 
 class VideoLevelMetrics(Metric):
-    """Clip Hit@1 and video Hit@k over (possibly distributed) evaluation of clip probabilities."""
+    """Clip Hit@1 and video Hit@k over (possibly distributed) evaluation of clip probabilities.
+
+    Under DDP each process holds per-video sums of the clips it scored; :meth:`compute` and
+    :meth:`video_scores` gather them from every process and merge them by video, so a video is
+    counted once with all of its clips wherever they were scored. Exactness then needs the clips
+    themselves to be scored once: Lightning's ``DistributedSampler`` pads the ranks with
+    duplicate items, :class:`deepvideo.data.distributed.VideoShardSampler` (what the DataModules
+    use) gives every process whole videos and pads nothing.
+
+    The list states are flat float tensors, so a process that scored nothing (more processes
+    than videos) gathers the same shape and dtype as the others; video indices are stored as
+    float32, exact below 2**24 (16.7 M videos; Sports-1M has 1.1 M).
+    """
 
     full_state_update = False
     clip_hits: torch.Tensor
     clips: torch.Tensor
+    skipped_clips: torch.Tensor
     video_ids: list[torch.Tensor]
     score_sums: list[torch.Tensor]
     clip_counts: list[torch.Tensor]
     targets: list[torch.Tensor]
+    skipped_ids: list[torch.Tensor]
+
+    MAX_VIDEO_INDEX = 2**24
 
     def __init__(self, top_k: Sequence[int] = (1, 5), compact_every: int = 64) -> None:
         super().__init__()
@@ -50,10 +67,13 @@ class VideoLevelMetrics(Metric):
         self.compact_every = compact_every
         self.add_state("clip_hits", default=torch.tensor(0.0), dist_reduce_fx="sum")
         self.add_state("clips", default=torch.tensor(0.0), dist_reduce_fx="sum")
+        # clips whose video failed to decode (``valid`` False), and the videos they belong to
+        self.add_state("skipped_clips", default=torch.tensor(0.0), dist_reduce_fx="sum")
         self.add_state("video_ids", default=[], dist_reduce_fx="cat")
         self.add_state("score_sums", default=[], dist_reduce_fx="cat")
         self.add_state("clip_counts", default=[], dist_reduce_fx="cat")
         self.add_state("targets", default=[], dist_reduce_fx="cat")
+        self.add_state("skipped_ids", default=[], dist_reduce_fx="cat")
 
     def update(
         self,
@@ -63,37 +83,53 @@ class VideoLevelMetrics(Metric):
         valid: torch.Tensor | None = None,
     ) -> None:
         """``probs``: ``(N, C)`` class probabilities of N clips; ``targets``: multi-hot ``(N, C)``."""
+        if video_index.numel() and int(video_index.max()) >= self.MAX_VIDEO_INDEX:
+            raise ValueError(
+                f"video_index {int(video_index.max())} is beyond {self.MAX_VIDEO_INDEX}, the "
+                "largest index VideoLevelMetrics stores exactly (float32)"
+            )
         if valid is not None:
             keep = valid.bool()
+            if not bool(keep.all()):
+                self.skipped_clips += (~keep).sum()
+                self.skipped_ids.append(video_index[~keep].detach().float())
             probs, targets, video_index = probs[keep], targets[keep], video_index[keep]
         if probs.numel() == 0:
             return
         probs = probs.detach().float()
         self.clip_hits += hits_at_k(probs, targets, 1).sum()
         self.clips += probs.shape[0]
-        self.video_ids.append(video_index.detach().long())
-        self.score_sums.append(probs)
+        self.video_ids.append(video_index.detach().float())
+        self.score_sums.append(probs.flatten())
         self.clip_counts.append(torch.ones_like(video_index, dtype=torch.float))
-        self.targets.append(targets.detach().float())
+        self.targets.append(targets.detach().float().flatten())
         if len(self.video_ids) >= self.compact_every:
             self._compact()
 
-    def _compact(self) -> None:
-        ids, sums, counts, targets = self._grouped(
-            torch.cat(self.video_ids),
-            torch.cat(self.score_sums),
-            torch.cat(self.clip_counts),
-            torch.cat(self.targets),
-        )
-        self.video_ids, self.score_sums = [ids], [sums]
-        self.clip_counts, self.targets = [counts], [targets]
-
     @staticmethod
-    def _grouped(
-        ids: torch.Tensor, sums: torch.Tensor, counts: torch.Tensor, targets: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        unique, inverse = ids.unique(return_inverse=True)
-        n, c = len(unique), sums.shape[-1]
+    def _cat(x: torch.Tensor | list[torch.Tensor]) -> torch.Tensor:
+        # list states become one tensor once gathered across processes
+        if isinstance(x, list):
+            return torch.cat(x) if x else torch.zeros(0)
+        return x
+
+    def _compact(self) -> None:
+        ids, sums, counts, targets = self._grouped()
+        self.video_ids, self.score_sums = [ids.float()], [sums.flatten()]
+        self.clip_counts, self.targets = [counts], [targets.flatten()]
+
+    def _grouped(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Per-video ``(ids, score sums (V, C), clip counts, multi-hot targets (V, C))``."""
+        ids = self._cat(self.video_ids)
+        flat_sums, flat_targets = self._cat(self.score_sums), self._cat(self.targets)
+        counts = self._cat(self.clip_counts)
+        if ids.numel() == 0:
+            empty = torch.zeros(0, device=ids.device)
+            return empty.long(), empty.reshape(0, 0), empty, empty.reshape(0, 0)
+        c = flat_sums.numel() // ids.numel()
+        sums, targets = flat_sums.view(-1, c), flat_targets.view(-1, c)
+        unique, inverse = ids.long().unique(return_inverse=True)
+        n = len(unique)
         grouped_sums = torch.zeros(n, c, device=sums.device).index_add_(0, inverse, sums)
         grouped_counts = torch.zeros(n, device=sums.device).index_add_(0, inverse, counts)
         # multi-hot targets: a sum clamped at 1 is their union
@@ -101,26 +137,27 @@ class VideoLevelMetrics(Metric):
         grouped_targets.clamp_(max=1.0)
         return unique, grouped_sums, grouped_counts, grouped_targets
 
-    def video_scores(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """``(video_ids, mean clip probabilities (V, C), multi-hot targets (V, C))``."""
-        # list states become one tensor once gathered across processes
-        if isinstance(self.video_ids, list) and not self.video_ids:
-            empty = torch.zeros(0)
-            return empty.long(), empty.reshape(0, 0), empty.reshape(0, 0)
-
-        def cat(x: torch.Tensor | list[torch.Tensor]) -> torch.Tensor:
-            return torch.cat(x) if isinstance(x, list) else x
-
-        ids, sums, counts, targets = self._grouped(
-            cat(self.video_ids), cat(self.score_sums), cat(self.clip_counts), cat(self.targets)
-        )
+    def _local_video_scores(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        ids, sums, counts, targets = self._grouped()
         return ids, sums / counts.clamp_min(1)[:, None], targets
 
+    def video_scores(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(video_ids, mean clip probabilities (V, C), multi-hot targets (V, C))`` of every
+        video scored, gathered from every process under DDP (every process must call it)."""
+        with self.sync_context(should_sync=self._to_sync):
+            return self._local_video_scores()
+
     def compute(self) -> dict[str, torch.Tensor]:
-        ids, scores, targets = self.video_scores()
+        """Clip Hit@1, video Hit@k, and the counts: ``videos`` and ``clips`` scored,
+        ``skipped_clips`` (undecodable) and ``skipped_videos`` (no clip of them decoded)."""
+        ids, scores, targets = self._local_video_scores()
         out = {"clip_hit@1": self.clip_hits / self.clips.clamp_min(1)}
         for k in self.top_k:
             hit = hits_at_k(scores, targets, k).float().mean() if len(ids) else torch.tensor(0.0)
             out[f"video_hit@{k}"] = hit
         out["videos"] = torch.tensor(float(len(ids)))
+        out["clips"] = self.clips.clone()
+        out["skipped_clips"] = self.skipped_clips.clone()
+        skipped = self._cat(self.skipped_ids).long().unique()
+        out["skipped_videos"] = torch.tensor(float(len(set(skipped.tolist()) - set(ids.tolist()))))
         return out

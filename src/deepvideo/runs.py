@@ -62,6 +62,9 @@ def write_metrics(path: str | Path, metrics: Mapping[str, Any]) -> Path:
 def print_summary(metrics: Mapping[str, float], datamodule: Any) -> None:
     """Print the video-level results next to chance for the same test set."""
     chance = getattr(datamodule, "chance_hit_at_1", None)
+    if chance is not None and not getattr(datamodule, "splits", True):
+        # under ddp_spawn the splits were read in the spawned processes, not in this one
+        datamodule.setup("test")
     keys = ["test/clip_hit@1", "test/video_hit@1", "test/video_hit@5"]
     line = ", ".join(f"{k} {metrics[k]:.3f}" for k in keys if k in metrics)
     if chance is not None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import time
+from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
@@ -11,31 +13,59 @@ from omegaconf import DictConfig
 
 from deepvideo.checkpoint import FINAL_CHECKPOINT, expand_from, load_pretrained_from_config
 from deepvideo.errors import ConfigError
-from deepvideo.modules import FreezeLayers
+from deepvideo.modules import FreezeLayers, RunStats
+from deepvideo.modules.dashboards import WandbDashboard, finish_wandb_run
 from deepvideo.runs import build, output_dir, print_summary, to_float_dict, write_metrics
+from deepvideo.utils.distributed import global_rank_from_env
 from deepvideo.utils.instantiate import instantiate_trainer
 
 log = logging.getLogger(__name__)
 
 
+def checkpoint_dir(cfg: DictConfig) -> Path:
+    """Where this run's checkpoints go (``callbacks.model_checkpoint.dirpath``)."""
+    node = (cfg.get("callbacks") or {}).get("model_checkpoint") or {}
+    return Path(node.get("dirpath") or output_dir(cfg) / "checkpoints")
+
+
+def resume_path(cfg: DictConfig) -> str | None:
+    """The checkpoint to resume from: ``ckpt_path``, where ``last`` is this run directory's
+    ``checkpoints/last.ckpt`` when there is one and a fresh start when there is none yet, so one
+    command serves the first launch of a (multi-node) job and every re-launch of it into the same
+    run directory (``hydra.run.dir``; a requeued SLURM job keeps its own)."""
+    ckpt = cfg.get("ckpt_path")
+    if ckpt != "last":
+        return None if ckpt is None else str(ckpt)
+    last = checkpoint_dir(cfg) / "last.ckpt"
+    if last.is_file():
+        log.info("ckpt_path=last: resuming from %s", last)
+        return str(last)
+    log.info("ckpt_path=last: no %s yet, starting the run from the beginning", last)
+    return None
+
+
 def train(cfg: DictConfig) -> dict[str, float]:
     """Fit ``cfg.model`` on ``cfg.data``, test the best checkpoint (or, with
     ``test_weights=final``, the weights training ended with), return all logged metrics."""
+    started = time.perf_counter()
     pl.seed_everything(cfg.seed, workers=True)
     datamodule, module = build(cfg)
+    resume = resume_path(cfg)
+    rank_zero = global_rank_from_env() == 0
     # transfer learning (Karpathy et al. 2014, Sec. 4.2): start from a pretrained checkpoint's
     # weights, unless resuming
-    if cfg.get("pretrained") and not cfg.get("ckpt_path"):
+    if cfg.get("pretrained") and not resume:
         load_pretrained_from_config(module.net, cfg)
     # network expansion (Ng et al. 2015, Sec. 3.3): start from a model over fewer frames
-    if cfg.get("expand_from") and not cfg.get("ckpt_path"):
+    if cfg.get("expand_from") and not resume:
         report = expand_from(module.net, cfg.expand_from)
         out = output_dir(cfg)
-        out.mkdir(parents=True, exist_ok=True)
         summary = {"ckpt_path": str(cfg.expand_from), **report}
-        (out / "expansion.json").write_text(json.dumps(summary, indent=2) + "\n")
+        if rank_zero:
+            out.mkdir(parents=True, exist_ok=True)
+            (out / "expansion.json").write_text(json.dumps(summary, indent=2) + "\n")
     # a model that trains only some of its layers (Ng et al. Table 2's "(fc)" LSTM: model.trainable)
-    extra = []
+    extra: list[Any] = [RunStats(), WandbDashboard()]
     trainable = cfg.model.get("trainable")
     callbacks = cfg.get("callbacks") or {}
     freezing = any(n and "FreezeLayers" in str(n.get("_target_", "")) for n in callbacks.values())
@@ -43,7 +73,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
         extra.append(FreezeLayers(trainable=list(trainable)))
     trainer = instantiate_trainer(cfg, net=module.net, extra_callbacks=extra)
     if cfg.get("train", True):
-        trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+        trainer.fit(module, datamodule=datamodule, ckpt_path=resume)
     metrics: dict[str, Any] = dict(trainer.callback_metrics)
     if cfg.get("test", True):
         weights = cfg.get("test_weights", "best")
@@ -60,8 +90,11 @@ def train(cfg: DictConfig) -> dict[str, float]:
             trainer.save_checkpoint(tested)
         trainer.test(module, datamodule=datamodule, ckpt_path=tested)
         metrics.update(trainer.callback_metrics)
-        metrics = to_float_dict(metrics)
-        if trainer.is_global_zero:
-            write_metrics(output_dir(cfg) / "metrics.json", metrics)
+    finish_wandb_run(trainer)
+    metrics = to_float_dict(metrics)
+    metrics["time/run_s"] = time.perf_counter() - started
+    if trainer.is_global_zero:
+        write_metrics(output_dir(cfg) / "metrics.json", metrics)
+        if cfg.get("test", True):
             print_summary(metrics, datamodule)
-    return to_float_dict(metrics)
+    return metrics

@@ -39,6 +39,7 @@ from deepvideo.data.datasets import (
     VideoClipsBatchSampler,
     VideoItem,
 )
+from deepvideo.data.distributed import eval_sampler
 from deepvideo.data.sampling import ClipSpec, EvalClipSampler
 from deepvideo.data.transforms import ClipTransform
 from deepvideo.data.video import DEFAULT_DECODER, check_decoder
@@ -306,8 +307,14 @@ class VideoDataModule(pl.LightningDataModule, abc.ABC):
 
     def _eval_loader(self, split: str) -> DataLoader:
         data = self._split_dataset(split)
+        # under DDP: whole videos per process, no padded duplicates (exact video-level Hit@k)
+        shard = eval_sampler(data, data.clips_per_video)
         return DataLoader(
-            data, batch_size=self.eval_batch_size, shuffle=False, **self._loader_args()
+            data,
+            batch_size=self.eval_batch_size,
+            shuffle=False,
+            sampler=shard,
+            **self._loader_args(),
         )
 
     def _clips_together(self) -> bool:

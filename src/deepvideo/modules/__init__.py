@@ -1,6 +1,14 @@
 """LightningModules and callbacks around the plain networks of :mod:`deepvideo.models`."""
 
 from deepvideo.modules.callbacks import REGIMES, FreezeLayers, InputDropout, SaveVideoScores
+from deepvideo.modules.run_stats import RunStats
 from deepvideo.modules.video_classifier import VideoClassifier
 
-__all__ = ["REGIMES", "FreezeLayers", "InputDropout", "SaveVideoScores", "VideoClassifier"]
+__all__ = [
+    "REGIMES",
+    "FreezeLayers",
+    "InputDropout",
+    "RunStats",
+    "SaveVideoScores",
+    "VideoClassifier",
+]

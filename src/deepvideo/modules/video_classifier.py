@@ -3,7 +3,9 @@
 The network (``net``) is any ``nn.Module`` mapping ``(B, C, T, H, W)`` clips to class logits; it
 knows nothing of Lightning. Optimizer and scheduler come from the config as partials (Karpathy et
 al. 2014, Sec. 3.3: SGD, momentum 0.9, weight decay 5e-4, learning rate 1e-3, reduced when the
-validation metric plateaus; the recipes' schedules are in :mod:`deepvideo.modules.schedules`).
+validation metric plateaus; the recipes' schedules are in :mod:`deepvideo.modules.schedules`);
+under DDP ``lr_scaling=linear`` scales the rate by the global batch over the recipe's
+(:func:`lr_scaling_factor`).
 
 Training sees one clip per video. Validation and test see several clips per video, each as
 ``V`` views (crops/flips, batch shape ``(B, V, C, T, H, W)``): view probabilities are averaged into
@@ -18,6 +20,7 @@ Sec. 3.3's four inference rules (``last``, ``max``, ``sum``, ``weighted``).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -30,7 +33,34 @@ from deepvideo.metrics import VideoLevelMetrics, hits_at_k
 from deepvideo.models.lstm import INFERENCE_RULES, combine_frames, frame_gains
 from deepvideo.modules.schedules import make_scheduler
 
+log = logging.getLogger(__name__)
+
 LOSSES = ("softmax", "bce")
+LR_SCALINGS = ("none", "linear")
+
+
+def lr_scaling_factor(
+    rule: str, world_size: int, batch_size: int, reference_batch: int, accumulate: int = 1
+) -> float:
+    """The learning-rate multiplier of ``module.lr_scaling``.
+
+    Karpathy et al. 2014 (Sec. 3.3) train with Downpour SGD: 10-50 replicas, each stepping
+    asynchronously on its own mini-batches of 32 at the recipe's rate. Synchronous DDP instead
+    averages the gradients of ``world_size x batch_size x accumulate`` examples into one step.
+    ``linear`` multiplies the rate by that global batch over ``reference_batch`` (the recipe's
+    batch, ``data.recipe.batch_size``), the linear scaling rule, so a step moves as far per
+    example as one replica's step did; ``none`` keeps the recipe's rate.
+    """
+    if rule not in LR_SCALINGS:
+        raise ValueError(f"module.lr_scaling must be one of {LR_SCALINGS}, got {rule!r}")
+    if reference_batch < 1 or batch_size < 1:
+        raise ValueError(
+            f"module.reference_batch ({reference_batch}) and module.batch_size ({batch_size}) "
+            "must be positive"
+        )
+    if rule == "none":
+        return 1.0
+    return world_size * batch_size * accumulate / reference_batch
 
 
 class VideoClassifier(pl.LightningModule):
@@ -48,8 +78,15 @@ class VideoClassifier(pl.LightningModule):
         frame_rule: str = "weighted",
         lr_scale: float = 1.0,
         compile: bool | Mapping[str, Any] = False,
+        lr_scaling: str = "none",
+        batch_size: int | None = None,
+        reference_batch: int | None = None,
     ) -> None:
         super().__init__()
+        lr_scaling_factor(lr_scaling, 1, batch_size or 1, reference_batch or 1)  # checks
+        self.lr_scaling = lr_scaling
+        self.batch_size = batch_size
+        self.reference_batch = reference_batch
         if loss not in LOSSES:
             raise ValueError(f"module.loss must be one of {LOSSES}, got {loss!r}")
         if frame_rule not in INFERENCE_RULES:
@@ -83,10 +120,16 @@ class VideoClassifier(pl.LightningModule):
 
     def setup(self, stage: str) -> None:
         """Take the class names from the attached DataModule (after its own ``setup``), so every
-        checkpoint names its outputs and ``predict.py`` prints labels, not indices."""
+        checkpoint names its outputs and ``predict.py`` prints labels, not indices; start the
+        metrics from fresh states in this process."""
         names = getattr(getattr(self.trainer, "datamodule", None), "class_names", None)
         if names:
             self.class_names = list(names)
+        # fresh metric states in this process: ddp_spawn on CPU hands the module to its
+        # processes through shared memory and unshares only parameters and buffers, so the
+        # metrics' running sums would otherwise be one tensor added to by every process
+        self.val_metrics.reset()
+        self.test_metrics.reset()
 
     def forward(self, video: torch.Tensor) -> torch.Tensor:
         if self.compile_options is None:
@@ -155,10 +198,15 @@ class VideoClassifier(pl.LightningModule):
         self._eval_step(batch, self.test_metrics)
 
     def _log_metrics(self, stage: str, metrics: VideoLevelMetrics) -> None:
+        # gathered from every process under DDP (each video once, with all its clips)
         values = metrics.compute()
-        videos = values.pop("videos")
-        self.log_dict({f"{stage}/{k}": v for k, v in values.items()}, prog_bar=stage == "val")
-        self.log(f"{stage}/videos", videos)
+        counts = {k: values.pop(k) for k in ("videos", "clips", "skipped_clips", "skipped_videos")}
+        # the values are already the same on every process: sync_dist averages equal numbers
+        # (exact), and tells Lightning they are global
+        self.log_dict(
+            {f"{stage}/{k}": v for k, v in values.items()}, prog_bar=stage == "val", sync_dist=True
+        )
+        self.log_dict({f"{stage}/{k}": v for k, v in counts.items()}, sync_dist=True)
         if stage == "test":
             self.last_test_scores = metrics.video_scores()
         metrics.reset()
@@ -168,6 +216,31 @@ class VideoClassifier(pl.LightningModule):
 
     def on_test_epoch_end(self) -> None:
         self._log_metrics("test", self.test_metrics)
+
+    def global_lr_factor(self) -> float:
+        """``module.lr_scaling``'s multiplier for this trainer's processes and accumulation."""
+        if self.batch_size is None or self.reference_batch is None:
+            return 1.0
+        trainer = self._trainer  # None when the optimizer is built outside a Trainer
+        world = int(getattr(trainer, "world_size", 1) or 1)
+        accumulate = int(getattr(trainer, "accumulate_grad_batches", 1) or 1)
+        factor = lr_scaling_factor(
+            self.lr_scaling, world, self.batch_size, self.reference_batch, accumulate
+        )
+        global_batch = world * self.batch_size * accumulate
+        if global_batch != self.reference_batch:
+            log.info(
+                "global batch %d (%d processes x %d x %d accumulated) vs the recipe's %d: "
+                "module.lr_scaling=%s, learning rate x %g",
+                global_batch,
+                world,
+                self.batch_size,
+                accumulate,
+                self.reference_batch,
+                self.lr_scaling,
+                factor,
+            )
+        return factor
 
     def configure_optimizers(self) -> Any:
         params = [(n, p) for n, p in self.named_parameters() if p.requires_grad]
@@ -181,6 +254,9 @@ class VideoClassifier(pl.LightningModule):
             # the layers above a shared frame tower (Ng et al.'s LSTM) at lr_scale x the rate
             optimizer = self.optimizer_factory(params=[{"params": tower}, {"params": above}])
             optimizer.param_groups[1]["lr"] *= self.lr_scale
+        factor = self.global_lr_factor()
+        for group in optimizer.param_groups:
+            group["lr"] *= factor
         if self.scheduler_factory is None:
             return optimizer
         interval = "epoch"

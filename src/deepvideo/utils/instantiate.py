@@ -17,11 +17,35 @@ from deepvideo.utils.hardware import resolve_precision
 log = logging.getLogger(__name__)
 
 
-def instantiate_group(cfg: DictConfig | None) -> list[Any]:
-    """Instantiate every ``_target_`` node of a group (``callbacks``, ``logger``); skip nulls."""
+def instantiate_group(cfg: DictConfig | None, task: str = "train") -> list[Any]:
+    """Instantiate every ``_target_`` node of a group (``callbacks``, ``logger``); skip nulls.
+
+    A W&B logger whose ``group`` is null gets :func:`wandb_group` of ``task``."""
     if not cfg:
         return []
-    return [instantiate(node) for node in cfg.values() if node and "_target_" in node]
+    out = []
+    for node in cfg.values():
+        if not node or "_target_" not in node:
+            continue
+        if str(node._target_).endswith("WandbLogger") and node.get("group", "") is None:
+            out.append(instantiate(node, group=wandb_group(task)))
+        else:
+            out.append(instantiate(node))
+    return out
+
+
+def wandb_group(task: str = "train") -> str:
+    """The W&B group of this run: ``<task>-<sweep directory>`` inside a Hydra multirun (the runs
+    of one sweep together), else ``task``."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    if not HydraConfig.initialized():
+        return task
+    hydra = HydraConfig.get()
+    if hydra.mode == RunMode.MULTIRUN:
+        return f"{task}-{os.path.basename(os.path.normpath(str(hydra.sweep.dir)))}"
+    return task
 
 
 def batch_shape(cfg: DictConfig) -> tuple[int, int, int, int, int]:
@@ -57,7 +81,7 @@ def instantiate_trainer(
     precision = resolve_precision(cfg.trainer.get("precision", "auto"), net, shape)
     log.info("precision: %s", precision)
     callbacks = instantiate_group(cfg.get("callbacks")) + list(extra_callbacks)
-    loggers = instantiate_group(cfg.get("logger"))
+    loggers = instantiate_group(cfg.get("logger"), task=str(cfg.get("task_name") or "train"))
     return instantiate(
         cfg.trainer, callbacks=callbacks, logger=loggers or False, precision=precision, **kwargs
     )

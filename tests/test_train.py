@@ -138,8 +138,11 @@ def test_hydra_multirun_over_two_models(tiny_root: Path, tmp_path: Path) -> None
 def test_eval_reproduces_the_test_numbers_from_the_checkpoint(
     tiny_root: Path, tmp_path: Path
 ) -> None:
+    # the paper's recipe rule: test the best validation checkpoint (the final weights: below)
+    best_weights = ["data.recipe.schedule=plateau", "data.recipe.test_weights=best"]
     trained = run_train(
-        ["model=single_frame", "debug=limit", *tiny_overrides(tiny_root), *FAST], tmp_path
+        ["model=single_frame", "debug=limit", *best_weights, *tiny_overrides(tiny_root), *FAST],
+        tmp_path,
     )
     ckpt = tmp_path / "checkpoints" / "last.ckpt"
     assert ckpt.is_file()
@@ -360,7 +363,8 @@ def test_ddp_on_cpu_runs_two_processes(tiny_root: Path, tmp_path: Path) -> None:
 
     rows = list(csv.DictReader((run / "csv" / "version_0" / "metrics.csv").open()))
     rates = {float(r["lr-SGD"]) for r in rows if r.get("lr-SGD")}
-    assert rates and all(r == pytest.approx(2 * cfg.data.recipe.lr) for r in rates), rates
+    # the schedule's peak (warm-up + cosine on the synthetic recipe) is twice the recipe's rate
+    assert rates and max(rates) == pytest.approx(2 * cfg.data.recipe.lr), rates
 
 
 @pytest.mark.parametrize("pad", ["last", "loop"])

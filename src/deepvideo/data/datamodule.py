@@ -25,10 +25,18 @@ from omegaconf import DictConfig
 from pytorch_lightning.utilities import rank_zero_only
 from torch.utils.data import DataLoader
 
-from deepvideo.data.datasets import ClipDataset, EvalClips, VideoClipsBatchSampler, VideoItem
+from deepvideo.data.datasets import (
+    ClipDataset,
+    EpochSampler,
+    EvalClips,
+    VideoClipsBatchSampler,
+    VideoItem,
+)
+from deepvideo.data.faults import FaultLog
 from deepvideo.data.sampling import ClipSpec, EvalClipSampler
 from deepvideo.data.transforms import ClipTransform
 from deepvideo.data.video import DEFAULT_DECODER, check_decoder
+from deepvideo.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -37,11 +45,18 @@ class DataNotFoundError(FileNotFoundError):
     """The configured data root holds no usable dataset; the message says where and what to do."""
 
 
-def collate_samples(batch: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
-    out: dict[str, torch.Tensor] = {}
+def collate_samples(batch: list[dict[str, Any]]) -> dict[str, Any]:
+    """Stack the samples' tensors and numbers; ``failures`` (lists of ``(video_index, path,
+    reason)``) become one list for the batch, which carries them to the main process."""
+    out: dict[str, Any] = {}
     for key in batch[0]:
         values = [sample[key] for sample in batch]
-        out[key] = torch.stack(values) if torch.is_tensor(values[0]) else torch.tensor(values)
+        if key == "failures":
+            out[key] = [failure for failures in values for failure in failures]
+        elif torch.is_tensor(values[0]):
+            out[key] = torch.stack(values)
+        else:
+            out[key] = torch.tensor(values)
     return out
 
 
@@ -51,6 +66,14 @@ class VideoDataModule(pl.LightningDataModule, abc.ABC):
     Subclasses say where the dataset lives (:meth:`check_available`) and read its own files into
     class names and per-split :class:`VideoItem` lists (:meth:`load_splits`), filling
     ``self.stats[split]`` with ``listed``/``found``/``missing``/``multi_label`` counts.
+
+    Files that are listed and present but do not decode are met while loading: the module hands
+    the batches' ``failures`` to ``self.faults`` (a :class:`~deepvideo.data.faults.FaultLog`),
+    which reports each once and counts it, or with ``strict`` stops the run naming it.
+
+    The training loader draws its order from (``seed``, epoch) (:class:`EpochSampler`), and its
+    workers' base seed from a generator of its own, so that nothing in it depends on what the
+    process did before an epoch: a resumed run sees the batches the uninterrupted run saw.
     """
 
     dataset_name = "dataset"
@@ -63,7 +86,7 @@ class VideoDataModule(pl.LightningDataModule, abc.ABC):
         clip: Mapping[str, Any] | None = None,
         sizes: Mapping[str, int] | None = None,
         target_fps: float | None = None,
-        pad: str = "last",
+        pad: str = "loop",
         max_seconds: float | None = None,
         train_clips_per_video: int = 1,
         train_clips_together: bool = False,
@@ -77,9 +100,11 @@ class VideoDataModule(pl.LightningDataModule, abc.ABC):
         val_clips: Mapping[str, Any] | None = None,
         test_clips: Mapping[str, Any] | None = None,
         seed: int = 0,
+        strict: bool = False,
         **unused: Any,
     ) -> None:
         super().__init__()
+        self.faults = FaultLog(strict=strict)
         clip = dict(clip or {})
         sizes = dict(sizes or {"resize": 200, "crop": 170})
         self.root = Path(root).expanduser()
@@ -150,7 +175,7 @@ class VideoDataModule(pl.LightningDataModule, abc.ABC):
         self.check_available()
         self.class_names, self.splits = self.load_splits()
         if len(self.class_names) != self.num_classes:
-            raise ValueError(
+            raise ConfigError(
                 f"{self.dataset_name} at {self.root} has {len(self.class_names)} classes but "
                 f"data.num_classes={self.num_classes}; set data.num_classes={len(self.class_names)}"
             )
@@ -190,6 +215,7 @@ class VideoDataModule(pl.LightningDataModule, abc.ABC):
                 self.transform,
                 train=True,
                 train_clips_per_video=self.train_clips_per_video,
+                seed=self.seed,
                 decoder=self.decoder,
             )
         spec = self.val_clips if split == "val" else self.test_clips
@@ -232,24 +258,44 @@ class VideoDataModule(pl.LightningDataModule, abc.ABC):
                 f"{self.video_folder()}; {self.how_to_get}"
             )
         drop_last = train and len(data) >= self.batch_size
+        # the workers' base seed from a generator of the loader's own, not torch's global one
+        generator = torch.Generator()
+        generator.manual_seed(self.seed)
         common: dict[str, Any] = {
             "num_workers": self.num_workers,
             "pin_memory": self.pin_memory,
             "persistent_workers": self.num_workers > 0,
             "collate_fn": collate_samples,
+            "generator": generator,
         }
+        epoch = self._starting_epoch()
         if train and self._clips_together():
-            sampler = VideoClipsBatchSampler(
-                len(data.videos), self.train_clips_per_video, self.batch_size, drop_last
+            batches = VideoClipsBatchSampler(
+                len(data.videos),
+                self.train_clips_per_video,
+                self.batch_size,
+                drop_last,
+                seed=self.seed,
+                epoch=epoch,
             )
-            return DataLoader(data, batch_sampler=sampler, **common)
-        return DataLoader(
-            data,
-            batch_size=self.batch_size if train else self.eval_batch_size,
-            shuffle=train,
-            drop_last=drop_last,
-            **common,
-        )
+            return DataLoader(data, batch_sampler=batches, **common)
+        if train:
+            return DataLoader(
+                data,
+                batch_size=self.batch_size,
+                sampler=EpochSampler(len(data), self.seed, epoch=epoch),
+                drop_last=drop_last,
+                **common,
+            )
+        return DataLoader(data, batch_size=self.eval_batch_size, shuffle=False, **common)
+
+    def _starting_epoch(self) -> int:
+        """The epoch a training loader built now starts at: the one Lightning's next
+        ``set_epoch`` will pass (its ``epoch_progress.current.processed``; a resumed run's, whose
+        ``current_epoch`` still reads one less while the loader is built), 0 without a trainer."""
+        trainer = getattr(self, "trainer", None)
+        progress = getattr(getattr(trainer, "fit_loop", None), "epoch_progress", None)
+        return int(progress.current.processed) if progress is not None else 0
 
     def _clips_together(self) -> bool:
         """``train_clips_together``, where it applies: several clips per video, one process (a

@@ -2,12 +2,18 @@
 
 A sample is a dict with stable keys: ``video`` (float ``(C, T, H, W)``, or ``(V, C, T, H, W)`` for
 ``V`` evaluation views of one clip), ``label`` (multi-hot float ``(num_classes,)``),
-``video_index``, ``clip_index`` and ``valid``. Video-level prediction is then a group-by on
-``video_index``.
+``video_index``, ``clip_index``, ``valid`` and ``failures``. Video-level prediction is then a
+group-by on ``video_index``.
 
-A video that fails to decode never ends a run: in training another video is drawn in its place,
-in evaluation the clip comes back with ``valid = False`` (the metrics skip it); each broken file is
-logged once, with its path and the fix.
+A video that fails to decode never ends a run: in training another video is drawn in its place
+(up to ``max_retries`` times; after that the sample is ``valid = False`` and the step leaves it
+out), in evaluation its clips come back with ``valid = False`` (never another video, and the
+metrics leave them out). Either way the sample says what failed: ``failures`` lists
+``(video_index, path, reason)`` of every file that failed while it was made. DataLoader workers
+are separate processes, so the dataset does not count or log anything itself: the failures travel
+with the batch to the main process, where :class:`deepvideo.data.faults.FaultLog` reports each
+file once, counts it (``data/skipped_videos`` in the logged metrics and ``metrics.json``) and, with
+``data.strict=true``, stops the run naming it.
 
 Evaluation and prediction build their clips through one object, :class:`EvalClips`: the clip
 positions of a video (drawn from a generator seeded by the data seed and the video's id, so a
@@ -16,10 +22,14 @@ frames those clips need (sorted, unique indices from one open file), and the vie
 
 Training draws ``train_clips_per_video`` random clips of every video per epoch (Ng et al. 2015's
 several random-start examples). Item ``i`` is a clip of video ``i % len(videos)`` whose start,
-crop and flip come from its own generator (the worker's torch seed and ``i``). When a batch holds
-several clips of one video (:class:`VideoClipsBatchSampler` puts them together), the dataset
-reads them from one open and one sorted decode of the union of their frames
-(:meth:`ClipDataset.__getitems__`); each clip is drawn exactly as it is when read alone.
+crop and flip come from its own generator. The training samplers (:class:`EpochSampler`,
+:class:`VideoClipsBatchSampler` with a ``seed``) hand the dataset keys ``(epoch, i)``, and the
+generator is seeded by the data seed, the epoch and ``i`` alone: an epoch's clips are the same
+whichever worker reads them, how many workers there are, and whether the run was interrupted and
+resumed before that epoch (a plain index ``i``, from another sampler, falls back to the worker's
+torch seed). When a batch holds several clips of one video (:class:`VideoClipsBatchSampler` puts
+them together), the dataset reads them from one open and one sorted decode of the union of their
+frames (:meth:`ClipDataset.__getitems__`); each clip is drawn exactly as it is when read alone.
 """
 
 from __future__ import annotations
@@ -40,6 +50,18 @@ from deepvideo.data.transforms import ClipTransform, Compose
 from deepvideo.data.video import DEFAULT_DECODER, EncodedVideo, VideoDecodeError, check_decoder
 
 log = logging.getLogger(__name__)
+
+# What failed while a sample was made: (index of the video in its split, file, reason).
+Failure = tuple[int, str, str]
+# A training key: a plain item index, or (epoch, item index) from the epoch-seeded samplers.
+TrainKey = int | tuple[int, int]
+Sample = dict[str, torch.Tensor | int | bool | list[Failure]]
+
+
+def epoch_seed(seed: int, epoch: int) -> int:
+    """A 63-bit seed of (``seed``, ``epoch``): the shuffle of that epoch, in any process."""
+    state = np.random.SeedSequence([int(seed), int(epoch)]).generate_state(1, np.uint64)
+    return int(state[0]) >> 1
 
 
 @dataclass(frozen=True)
@@ -103,6 +125,11 @@ class EvalClips:
     @property
     def pipeline(self) -> Compose:
         return self.transform.eval_pipeline(self.views)
+
+    def read(self, path: str | Path, video_id: str) -> DecodedClips:
+        """Open ``path``, decode every frame its clips need, close it."""
+        with self.open(path) as video:
+            return self.decode(video, video_id)
 
     def decode(self, video: EncodedVideo, video_id: str) -> DecodedClips:
         """Clip positions of ``video`` and every frame they need, in one sorted read."""
@@ -170,7 +197,6 @@ class ClipDataset(Dataset):
         self.eval_clips = EvalClips(
             EvalClipSampler(clip, clips_per_video, clip_mode), transform, views, seed, decoder
         )
-        self._reported: set[str] = set()
         # the last video decoded for evaluation (each worker holds its own): consecutive items
         # are clips of the same video, so each video is opened and decoded once
         self._cached: tuple[int, DecodedClips | VideoDecodeError] | None = None
@@ -180,53 +206,56 @@ class ClipDataset(Dataset):
             self.train_clips_per_video if self.train else self.clips_per_video
         )
 
-    def _report(self, err: VideoDecodeError) -> None:
-        if err.path not in self._reported:
-            self._reported.add(err.path)
-            log.warning("skipping a broken video: %s", err)
-
-    def __getitem__(self, index: int) -> dict[str, torch.Tensor | int | bool]:
+    def __getitem__(self, index: TrainKey) -> Sample:
         if self.train:
             return self._train_item(index)
+        assert isinstance(index, int), "evaluation items are plain indices"
         return self._eval_item(index)
 
-    def __getitems__(self, indices: Sequence[int]) -> list[dict[str, torch.Tensor | int | bool]]:
+    def __getitems__(self, indices: Sequence[TrainKey]) -> list[Sample]:
         """The samples of a batch (the DataLoader's batched fetch). In training, the clips of one
         video are read from one open and one sorted decode of all their frames; each sample is the
         one ``self[i]`` gives."""
         if not self.train:
-            return [self._eval_item(i) for i in indices]
+            return [self[i] for i in indices]
         by_video: dict[int, list[int]] = defaultdict(list)
-        for i in indices:
-            by_video[i % len(self.videos)].append(i)
-        samples: dict[int, dict[str, torch.Tensor | int | bool]] = {}
+        for position, key in enumerate(indices):
+            by_video[self._item(key) % len(self.videos)].append(position)
+        samples: dict[int, Sample] = {}
         for video_index, group in by_video.items():
+            keys = [indices[p] for p in group]
             if len(group) == 1:
-                samples[group[0]] = self._train_item(group[0])
+                samples[group[0]] = self._train_item(keys[0])
                 continue
             try:
-                samples.update(zip(group, self._train_clips(video_index, group), strict=True))
-            except VideoDecodeError as err:  # each clip draws its replacement, as read alone
-                self._report(err)
-                samples.update((i, self._train_item(i)) for i in group)
-        return [samples[i] for i in indices]
+                samples.update(zip(group, self._train_clips(video_index, keys), strict=True))
+            except VideoDecodeError:  # each clip draws its replacement, as read alone
+                samples.update((p, self._train_item(k)) for p, k in zip(group, keys, strict=True))
+        return [samples[p] for p in range(len(indices))]
 
-    def _train_rng(self, index: int) -> np.random.Generator:
-        # Worker processes get distinct torch seeds (per epoch, per worker); mixing in the index
-        # gives every item its own stream, reproducible under `seed_everything(workers=True)`.
-        return np.random.default_rng([torch.initial_seed() % 2**63, index])
+    @staticmethod
+    def _item(key: TrainKey) -> int:
+        return key[1] if isinstance(key, tuple) else int(key)
 
-    def _train_clips(
-        self, video_index: int, indices: Sequence[int]
-    ) -> list[dict[str, torch.Tensor | int | bool]]:
-        """Clips ``indices`` (all of video ``video_index``) from one open and one sorted decode."""
+    def _train_rng(self, key: TrainKey) -> np.random.Generator:
+        if isinstance(key, tuple):  # (epoch, index): the same clip in any worker, or on resume
+            epoch, index = key
+            return np.random.default_rng([int(self.seed), int(epoch), int(index)])
+        # a plain index: the worker's torch seed (distinct per worker) mixed with the index
+        return np.random.default_rng([torch.initial_seed() % 2**63, int(key)])
+
+    def _failure(self, video_index: int, err: VideoDecodeError) -> Failure:
+        return (video_index, err.path, err.reason)
+
+    def _train_clips(self, video_index: int, keys: Sequence[TrainKey]) -> list[Sample]:
+        """Clips ``keys`` (all of video ``video_index``) from one open and one sorted decode."""
         item = self.videos[video_index]
-        video = EncodedVideo(item.path, backend=self.decoder)
-        rngs = [self._train_rng(i) for i in indices]
-        positions = [random_clip(video.num_frames, self.clip, r, video.fps) for r in rngs]
-        flat = np.clip(np.asarray(positions, dtype=np.int64), 0, video.num_frames - 1)
-        unique = np.unique(flat)
-        decoded = DecodedClips(flat.tolist(), unique, video.get_frames(unique.tolist()))
+        rngs = [self._train_rng(k) for k in keys]
+        with EncodedVideo(item.path, backend=self.decoder) as video:
+            positions = [random_clip(video.num_frames, self.clip, r, video.fps) for r in rngs]
+            flat = np.clip(np.asarray(positions, dtype=np.int64), 0, video.num_frames - 1)
+            unique = np.unique(flat)
+            decoded = DecodedClips(flat.tolist(), unique, video.get_frames(unique.tolist()))
         label = multi_hot(item.labels, self.num_classes)
         return [
             {
@@ -235,24 +264,25 @@ class ClipDataset(Dataset):
                 "video_index": video_index,
                 "clip_index": 0,
                 "valid": True,
+                "failures": [],
             }
             for c, rng in enumerate(rngs)
         ]
 
-    def _train_item(self, index: int) -> dict[str, torch.Tensor | int | bool]:
-        rng = self._train_rng(index)
-        index %= len(self.videos)  # several random-start examples per video (Ng et al. 2015)
-        for attempt in range(self.max_retries + 1):
+    def _train_item(self, key: TrainKey) -> Sample:
+        rng = self._train_rng(key)
+        # several random-start examples per video (Ng et al. 2015)
+        index = self._item(key) % len(self.videos)
+        failures: list[Failure] = []
+        for _ in range(self.max_retries + 1):
             item = self.videos[index]
             try:
-                video = EncodedVideo(item.path, backend=self.decoder)
-                indices = random_clip(video.num_frames, self.clip, rng, video.fps)
-                frames = video.get_frames(indices)
+                with EncodedVideo(item.path, backend=self.decoder) as video:
+                    indices = random_clip(video.num_frames, self.clip, rng, video.fps)
+                    frames = video.get_frames(indices)
             except VideoDecodeError as err:
-                self._report(err)
-                if attempt == self.max_retries:
-                    raise
-                index = int(rng.integers(0, len(self.videos)))
+                failures.append(self._failure(index, err))
+                index = int(rng.integers(0, len(self.videos)))  # another video in its place
                 continue
             return {
                 "video": self.transform.train(frames, rng),
@@ -260,15 +290,25 @@ class ClipDataset(Dataset):
                 "video_index": index,
                 "clip_index": 0,
                 "valid": True,
+                "failures": failures,
             }
-        raise AssertionError("unreachable")
+        # every draw failed: an invalid sample the training step leaves out
+        side = self.transform.crop
+        return {
+            "video": torch.zeros(3, self.clip.num_frames, side, side),
+            "label": torch.zeros(self.num_classes),
+            "video_index": index,
+            "clip_index": 0,
+            "valid": False,
+            "failures": failures,
+        }
 
     def _decoded(self, video_index: int) -> DecodedClips:
         if self._cached is None or self._cached[0] != video_index:
             item = self.videos[video_index]
             result: DecodedClips | VideoDecodeError
             try:
-                result = self.eval_clips.decode(self.eval_clips.open(item.path), item.video_id)
+                result = self.eval_clips.read(item.path, item.video_id)
             except VideoDecodeError as err:
                 result = err
             self._cached = (video_index, result)
@@ -277,15 +317,17 @@ class ClipDataset(Dataset):
             raise cached
         return cached
 
-    def _eval_item(self, index: int) -> dict[str, torch.Tensor | int | bool]:
+    def _eval_item(self, index: int) -> Sample:
         video_index, clip_index = divmod(index, self.clips_per_video)
         item = self.videos[video_index]
         side = self.transform.crop
+        failures: list[Failure] = []
         try:
             views = self.eval_clips.views_of(self._decoded(video_index), item.video_id, clip_index)
             valid = True
         except VideoDecodeError as err:
-            self._report(err)
+            # left out of the metrics (valid = False), never replaced by another video
+            failures.append(self._failure(video_index, err))
             views = torch.zeros(self.views, 3, self.clip.num_frames, side, side)
             valid = False
         return {
@@ -294,19 +336,61 @@ class ClipDataset(Dataset):
             "video_index": video_index,
             "clip_index": clip_index,
             "valid": valid,
+            "failures": failures,
         }
 
 
-class VideoClipsBatchSampler(Sampler[list[int]]):
+class EpochSampler(Sampler[tuple[int, int]]):
+    """Training order: a fresh random permutation of ``range(size)`` every epoch, drawn from
+    (``seed``, epoch) alone, yielding keys ``(epoch, index)``.
+
+    Lightning calls :meth:`set_epoch` at the start of every epoch (also under DDP, through its
+    sampler wrapper), so epoch ``e``'s order and, through the keys, its clips, crops and flips
+    (:meth:`ClipDataset._train_rng`) depend on nothing that happened before it: a run resumed at
+    epoch ``e`` from a checkpoint sees exactly the batches the uninterrupted run saw. ``epoch``
+    is where to start: Lightning (2.6) creates the loader's first iterator, and its workers
+    start fetching, *before* its first ``set_epoch`` call, so a resumed run must build the
+    sampler at the epoch it resumes (the DataModules pass ``trainer.current_epoch``), or its
+    first epoch would be drawn as epoch 0.
+    """
+
+    def __init__(self, size: int, seed: int = 0, shuffle: bool = True, epoch: int = 0) -> None:
+        self.size = int(size)
+        self.seed = int(seed)
+        self.shuffle = shuffle
+        self.epoch = int(epoch)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        if self.shuffle:
+            generator = torch.Generator()
+            generator.manual_seed(epoch_seed(self.seed, self.epoch))
+            order = torch.randperm(self.size, generator=generator).tolist()
+        else:
+            order = list(range(self.size))
+        return iter([(self.epoch, i) for i in order])
+
+
+class VideoClipsBatchSampler(Sampler[list[TrainKey]]):
     """Training batches that hold the ``clips_per_video`` clips of a video together, so that
     :meth:`ClipDataset.__getitems__` reads them from one open and one sorted decode.
 
-    Each epoch visits the videos in a fresh random order (from torch's global generator, as
-    :class:`~torch.utils.data.RandomSampler` does, unless ``generator`` is given) and yields the
-    dataset indices ``v, v + V, ..., v + (clips_per_video - 1) V`` of each video in a row, cut into
-    batches of ``batch_size`` (the last one dropped when short and ``drop_last``). Every clip is
-    still drawn alone (uniform start, its own crop and flip); what changes is which clips share
-    a batch: ``batch_size / clips_per_video`` videos per batch instead of ~``batch_size``.
+    Each epoch visits the videos in a fresh random order and yields the dataset indices
+    ``v, v + V, ..., v + (clips_per_video - 1) V`` of each video in a row, cut into batches of
+    ``batch_size`` (the last one dropped when short and ``drop_last``). Every clip is still drawn
+    alone (uniform start, its own crop and flip); what changes is which clips share a batch:
+    ``batch_size / clips_per_video`` videos per batch instead of ~``batch_size``.
+
+    With a ``seed`` (the DataModules pass the data seed) the video order of epoch ``e`` comes from
+    an :class:`EpochSampler` (``self.sampler``, whose ``set_epoch`` Lightning calls) and the keys
+    are ``(e, index)``; without one, the order comes from torch's global generator (as
+    :class:`~torch.utils.data.RandomSampler` does, unless ``generator`` is given) and the keys
+    are plain indices.
     """
 
     def __init__(
@@ -316,6 +400,8 @@ class VideoClipsBatchSampler(Sampler[list[int]]):
         batch_size: int,
         drop_last: bool = False,
         generator: torch.Generator | None = None,
+        seed: int | None = None,
+        epoch: int = 0,
     ) -> None:
         if num_videos < 1 or clips_per_video < 1 or batch_size < 1:
             raise ValueError(
@@ -327,18 +413,24 @@ class VideoClipsBatchSampler(Sampler[list[int]]):
         self.batch_size = batch_size
         self.drop_last = drop_last
         self.generator = generator
+        self.sampler = None if seed is None else EpochSampler(num_videos, seed, epoch=epoch)
 
     def __len__(self) -> int:
         total = self.num_videos * self.clips_per_video
         return total // self.batch_size if self.drop_last else -(-total // self.batch_size)
 
-    def __iter__(self) -> Iterator[list[int]]:
-        generator = self.generator
-        if generator is None:
-            generator = torch.Generator()
-            generator.manual_seed(int(torch.empty((), dtype=torch.int64).random_().item()))
-        order = torch.randperm(self.num_videos, generator=generator).tolist()
-        flat = [v + k * self.num_videos for v in order for k in range(self.clips_per_video)]
+    def __iter__(self) -> Iterator[list[TrainKey]]:
+        flat: list[TrainKey]
+        n, k = self.num_videos, self.clips_per_video
+        if self.sampler is not None:
+            flat = [(e, v + c * n) for e, v in self.sampler for c in range(k)]
+        else:
+            generator = self.generator
+            if generator is None:
+                generator = torch.Generator()
+                generator.manual_seed(int(torch.empty((), dtype=torch.int64).random_().item()))
+            order = torch.randperm(n, generator=generator).tolist()
+            flat = [v + c * n for v in order for c in range(k)]
         for start in range(0, len(flat), self.batch_size):
             batch = flat[start : start + self.batch_size]
             if len(batch) == self.batch_size or not self.drop_last:

@@ -257,4 +257,50 @@ class VideoClassifier(pl.LightningModule):
         }
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint["deepvideo"] = {"config": self.run_config, "class_names": self.class_names}
+        checkpoint["deepvideo"] = {
+            "config": self.run_config,
+            "class_names": self.class_names,
+            "epoch_end": self._epoch_end_state(),
+        }
+
+    def _epoch_end_state(self) -> dict[str, Any] | None:
+        """At the end of an epoch (where the checkpoints are written): the epoch and the value of
+        the monitored metric, which the epoch's LR-scheduler step is about to use."""
+        trainer = getattr(self, "_trainer", None)
+        if trainer is None or not trainer.fit_loop.epoch_loop.batch_progress.is_last_batch:
+            return None
+        value = trainer.callback_metrics.get(self.monitor)
+        return {
+            "epoch": int(trainer.current_epoch),
+            "monitor": None if value is None else float(value),
+        }
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self._resumed_epoch_end = (checkpoint.get("deepvideo") or {}).get("epoch_end")
+
+    def on_train_start(self) -> None:
+        """Resuming from an end-of-epoch checkpoint: take the LR-scheduler step of that epoch.
+
+        Lightning writes epoch-end checkpoints before it steps the epoch's schedulers, and on
+        resume it skips that step ("metric-based schedulers require access to metrics and those
+        are not currently saved in the checkpoint"), so a resumed ReduceLROnPlateau would count
+        one epoch less than the uninterrupted run and could lower the rate an epoch later. The
+        checkpoint holds the epoch's monitored value (:meth:`on_save_checkpoint`): the step is
+        taken here, once, if the scheduler has not taken it.
+        """
+        state = getattr(self, "_resumed_epoch_end", None)
+        self._resumed_epoch_end = None
+        if not state:
+            return
+        for config in self.trainer.lr_scheduler_configs:
+            scheduler = config.scheduler
+            if (
+                config.interval != "epoch"
+                or getattr(scheduler, "last_epoch", None) != state["epoch"]
+            ):
+                continue
+            if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+                if state["monitor"] is not None:
+                    scheduler.step(state["monitor"])
+            else:
+                scheduler.step()

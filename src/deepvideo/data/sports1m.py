@@ -341,7 +341,7 @@ class Sports1MDataModule(VideoDataModule):
                 example, where = next(iter(repeated.items()))
                 raise PartitionFormatError(
                     f"{lists[split]}:{where[1]}: video id {example!r} is listed again (first on "
-                    f"line {where[0]}; {len(repeated)} ids are listed more than once); delete "
+                    f"line {where[0]}; ids listed more than once: {len(repeated)}); delete "
                     "the repeats, or pass data.allow_duplicate_ids=true to use each id once "
                     "with its labels merged"
                 )

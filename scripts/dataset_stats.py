@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Count a dataset's videos per split without decoding any: listed, found on disk, missing.
+"""Count a dataset's videos per split: listed, found on disk, missing; ``--decode``: and broken.
 
 Composes ``conf/train.yaml`` with the given Hydra overrides, builds ``cfg.data`` and reads its
 split lists (Sports-1M partitions, UCF-101 ``ucfTrainTestlist``), then prints one JSON object on
@@ -8,14 +8,21 @@ stdout. Works on lists alone (no video on disk: everything is counted missing)::
     python scripts/dataset_stats.py data=ucf101 data.root=/data/ucf101 data.fold=2
     python scripts/dataset_stats.py data=sports1m data.root=/data/sports1m
     python scripts/dataset_stats.py data=synthetic
+    python scripts/dataset_stats.py --decode --workers 8 --bad-list bad.tsv data=sports1m ...
+
+``--decode`` also decodes every frame of every video found (all splits; ``data.decoder``), in
+``--workers`` processes (default 2), and writes the files that fail as ``path<TAB>reason`` lines
+to ``--bad-list`` (default ``bad_videos.tsv`` in the current directory; an empty file when all
+decode). A decoder that crashes its process costs only that file (it is listed with the signal).
+The JSON gets a ``decode`` entry: files checked, bad per split, seconds, the list's path.
 
 For the Sports-1M layout it also reports ``duplicate_ids`` (ids listed more than once in a
 partition) and ``test_in_train`` (test ids also in the training partition: Karpathy et al. 2014,
 Sec. 4.1 keep the splits apart; a training run refuses them unless
 ``data.allow_test_in_train=true``).
 
-Nothing is generated, downloaded or written (the synthetic set must already exist); logs go to
-stderr. Bad input ends with one line on stderr and exit status 2.
+Nothing is generated, downloaded or written but the bad-file list (the synthetic set must already
+exist); logs go to stderr. Bad input ends with one line on stderr and exit status 2.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ import json
 import logging
 import os
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -36,8 +44,9 @@ from hydra.errors import HydraException  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 from omegaconf.errors import OmegaConfBaseException  # noqa: E402
 
-from deepvideo.cli import USER_ERRORS  # noqa: E402
+from deepvideo.cli import USER_ERRORS, one_line  # noqa: E402
 from deepvideo.data import build_datamodule  # noqa: E402
+from deepvideo.data.faults import check_videos, write_bad_list  # noqa: E402
 
 SPLITS = ("train", "val", "test")
 
@@ -48,14 +57,19 @@ def compose_config(overrides: Sequence[str]) -> DictConfig:
         return compose("train", overrides=list(overrides))
 
 
-def dataset_stats(cfg: DictConfig) -> dict[str, Any]:
-    """Per-split counts of ``cfg.data`` from its lists and one scan of its video folder."""
+def dataset_stats(
+    cfg: DictConfig, decode: bool = False, workers: int = 2, bad_list: str | Path = "bad_videos.tsv"
+) -> dict[str, Any]:
+    """Per-split counts of ``cfg.data`` from its lists and one scan of its video folder; with
+    ``decode``, every video found decoded in ``workers`` processes and the bad ones written to
+    ``bad_list``."""
     # load_splits reads the lists and indexes the local files; unlike setup() it does not stop
     # when no video is present (check_available), and nothing is decoded.
     datamodule = build_datamodule(cfg.data, prepare=False, check=False)
     if hasattr(datamodule, "allow_test_in_train"):
-        # report test videos listed for training rather than refusing them
+        # report test videos listed for training and repeated ids rather than refusing them
         datamodule.allow_test_in_train = True
+        datamodule.allow_duplicate_ids = True
     class_names, splits = datamodule.load_splits()
     listed_labels = getattr(datamodule, "listed_labels", {})
     report: dict[str, Any] = {
@@ -88,7 +102,46 @@ def dataset_stats(cfg: DictConfig) -> dict[str, Any]:
         key: sum(report["splits"][s].get(key, 0) for s in SPLITS)
         for key in ("listed", "found", "missing", "multi_label")
     }
+    if decode:
+        paths = list(dict.fromkeys(str(v.path) for s in SPLITS for v in splits.get(s, [])))
+        start = time.perf_counter()
+        bad = check_videos(paths, decoder=datamodule.decoder, workers=workers)
+        seconds = time.perf_counter() - start
+        written = write_bad_list(bad_list, bad)
+        broken = {b.path for b in bad}
+        report["decode"] = {
+            "decoder": datamodule.decoder,
+            "workers": workers,
+            "checked": len(paths),
+            "bad": len(bad),
+            "bad_by_split": {
+                s: sum(str(v.path) in broken for v in splits.get(s, [])) for s in SPLITS
+            },
+            "seconds": round(seconds, 2),
+            "bad_list": str(written),
+            "examples": [{"path": b.path, "reason": b.reason} for b in bad[:5]],
+        }
     return report
+
+
+def parse_options(args: list[str]) -> tuple[dict[str, Any], list[str]]:
+    """``--decode``, ``--workers N``, ``--bad-list PATH``; the rest are Hydra overrides."""
+    options: dict[str, Any] = {"decode": False, "workers": 2, "bad_list": "bad_videos.tsv"}
+    rest: list[str] = []
+    items = iter(args)
+    for arg in items:
+        name, _, value = arg.partition("=")
+        if name == "--decode":
+            options["decode"] = True
+        elif name in ("--workers", "--bad-list"):
+            value = value or next(items, "")
+            if not value:
+                raise ValueError(f"{name} needs a value")
+            key = name.lstrip("-").replace("-", "_")
+            options[key] = int(value) if key == "workers" else value
+        else:
+            rest.append(arg)
+    return options, rest
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -100,10 +153,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(message)s"
     )
     try:
-        report = dataset_stats(compose_config(args))
-    except (*USER_ERRORS, OSError, HydraException, OmegaConfBaseException) as err:
-        message = str(err).strip().replace("\n", " ")
-        print(f"error: {message}", file=sys.stderr)
+        options, overrides = parse_options(args)
+        report = dataset_stats(compose_config(overrides), **options)
+    except (*USER_ERRORS, OSError, ValueError, HydraException, OmegaConfBaseException) as err:
+        print(f"error: {one_line(err)}", file=sys.stderr)
         return 2
     print(json.dumps(report, indent=2))
     return 0

@@ -11,7 +11,7 @@ from omegaconf import DictConfig
 
 os.environ.setdefault("PROJECT_ROOT", str(Path(__file__).resolve().parents[1]))
 
-from deepvideo.cli import run_or_exit  # noqa: E402
+from deepvideo.cli import main_or_exit, run_or_exit  # noqa: E402
 from deepvideo.evaluation import evaluate  # noqa: E402
 
 
@@ -21,4 +21,4 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main_or_exit(main)

@@ -31,11 +31,11 @@ def test_paper_sampling_reaches_the_datamodule(data: str) -> None:
     assert dm.clip == ClipSpec(30, 1, 1.0 if data == "sports1m" else 6.0, "loop", 300.0)
     assert (dm.transform.resize, dm.transform.crop) == (256, 220)
     assert dm.test_clips == {"clips_per_video": 240, "views": 1, "mode": "random"}
-    # the Karpathy models keep the dataset's own sampling
+    # the Karpathy models keep the dataset's own sampling (short videos looped, as in Ng et al.)
     karpathy = instantiate(
         compose_config("train", [f"data={data}", "model=slow_fusion"]).data, _recursive_=False
     )
-    assert karpathy.clip == ClipSpec(10, 1, None, "last", None)
+    assert karpathy.clip == ClipSpec(10, 1, None, "loop", None)
     assert (karpathy.transform.resize, karpathy.transform.crop) == (200, 170)
 
 

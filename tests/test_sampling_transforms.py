@@ -23,7 +23,7 @@ def test_random_clip_stays_inside_and_keeps_spacing() -> None:
 
 
 def test_short_video_repeats_last_frame() -> None:
-    clip = random_clip(4, ClipSpec(num_frames=10), np.random.default_rng(0))
+    clip = random_clip(4, ClipSpec(num_frames=10, pad="last"), np.random.default_rng(0))
     assert clip == [0, 1, 2, 3, 3, 3, 3, 3, 3, 3]
 
 
@@ -88,8 +88,11 @@ def test_eval_views_center_and_mirror() -> None:
 
 
 def test_loop_pad_repeats_the_video_from_its_start() -> None:
-    clip = random_clip(4, ClipSpec(num_frames=10, pad="loop"), np.random.default_rng(0))
-    assert clip == [0, 1, 2, 3, 0, 1, 2, 3, 0, 1]
+    # the papers' rule (Ng et al. 2015, Sec. 4.1) and the default, for every model
+    for spec in (ClipSpec(num_frames=10, pad="loop"), ClipSpec(num_frames=10)):
+        assert random_clip(4, spec, np.random.default_rng(0)) == [0, 1, 2, 3, 0, 1, 2, 3, 0, 1]
+    (clip,) = eval_clips(2, ClipSpec(num_frames=10), 1, np.random.default_rng(0))
+    assert clip == [0, 1] * 5  # a 2-frame video is padded, not dropped
 
 
 def test_ng_sequences_at_one_fps_with_random_starts() -> None:

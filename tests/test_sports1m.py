@@ -97,7 +97,7 @@ def sports_root(tmp_path: Path, train: str, test: str) -> Path:
     return root
 
 
-def test_repeated_ids_are_kept_once_with_their_labels_merged(tmp_path: Path) -> None:
+def test_repeated_ids_are_refused_or_kept_once_with_their_labels_merged(tmp_path: Path) -> None:
     from deepvideo.data import Sports1MDataModule
 
     root = sports_root(
@@ -105,7 +105,12 @@ def test_repeated_ids_are_kept_once_with_their_labels_merged(tmp_path: Path) -> 
         "UDqivjS-lpI 1\nDrdm1WsRQwA 2\nUDqivjS-lpI 3\n",
         "aaaaaaaaaaa 4\n",
     )
-    dm = Sports1MDataModule(str(root), val_fraction=0.0)
+    with pytest.raises(PartitionFormatError) as err:
+        Sports1MDataModule(str(root), val_fraction=0.0).load_splits()
+    message = str(err.value)
+    assert "train_partition.txt:3" in message and "'UDqivjS-lpI'" in message
+    assert "line 1" in message and "data.allow_duplicate_ids=true" in message
+    dm = Sports1MDataModule(str(root), val_fraction=0.0, allow_duplicate_ids=True)
     _, splits = dm.load_splits()
     assert dm.duplicates["train"] == {"UDqivjS-lpI": [1, 3]}
     assert [(v.video_id, v.labels) for v in splits["train"]] == [

@@ -127,13 +127,17 @@ def test_fold_overlap_names_the_group(tmp_path: Path) -> None:
         ("Juggling/v_Juggling_g08_c01.avi 1", "is not a class of classInd.txt"),
         ("ApplyEyeMakeup/v_ApplyEyeMakeup_g08_c01.avi one", "1-based integer"),
         ("ApplyEyeMakeup/v_ApplyEyeMakeup_g08_c01.avi 2", "disagrees with the folder"),
+        ("ApplyEyeMakeup/v_ApplyEyeMakeup_g08_c01.avi 3", "outside 1..2"),
+        ("ApplyEyeMakeup/v_ApplyEyeMakeup_g09_c01.avi 1", "listed again (first on line 2)"),
     ],
 )
 def test_malformed_split_line_names_file_line_and_value(
     tmp_path: Path, line: str, fragment: str
 ) -> None:
     path = tmp_path / "trainlist01.txt"
-    path.write_text(f"ApplyEyeMakeup/v_ApplyEyeMakeup_g09_c01.avi 1\r\n\r\n{line}\r\n")
+    path.write_text(
+        f"YoYo/v_YoYo_g01_c01.avi 2\r\nApplyEyeMakeup/v_ApplyEyeMakeup_g09_c01.avi 1\r\n{line}\r\n"
+    )
     with pytest.raises(SplitListError) as err:
         parse_split_list(path, ["ApplyEyeMakeup", "YoYo"])
     message = str(err.value)
@@ -143,7 +147,10 @@ def test_malformed_split_line_names_file_line_and_value(
 def test_malformed_class_index_line(tmp_path: Path) -> None:
     path = tmp_path / "classInd.txt"
     path.write_text("1 ApplyEyeMakeup\r\n3 YoYo\r\n")
-    with pytest.raises(SplitListError, match=rf"{path}:2: class index 3 out of order"):
+    with pytest.raises(SplitListError, match=rf"{path}:2: class index 3 .* gap: 2 missing"):
+        parse_class_index(path)
+    path.write_text("1 ApplyEyeMakeup\r\n2 YoYo\r\n2 Zumba\r\n")
+    with pytest.raises(SplitListError, match=rf"{path}:3: class index 2 out of order"):
         parse_class_index(path)
 
 

@@ -152,7 +152,8 @@ def test_clips_of_a_video_read_together_equal_the_clips_read_alone(
     assert len(opened) == len(reads) == 3
     assert all(r == sorted(set(r)) for r in reads[:2])
     for a, b in zip(alone, together, strict=True):
-        assert a.keys() == b.keys() == {"video", "label", "video_index", "clip_index", "valid"}
+        keys = {"video", "label", "video_index", "clip_index", "valid", "failures"}
+        assert a.keys() == b.keys() == keys
         assert torch.equal(a["video"], b["video"]) and torch.equal(a["label"], b["label"])
         assert a["video_index"] == b["video_index"] and b["valid"] is True
 

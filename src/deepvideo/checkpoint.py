@@ -13,17 +13,33 @@ prediction, transfer learning, reports, scripts) goes through this module:
   (transfer learning, Karpathy et al. 2014, Sec. 4.2);
 - :func:`expand_from`: the weights of a network with fewer frames put into one with more (the
   network expansion of Ng et al. 2015, Sec. 3.3: 1 -> 30 -> 120 frames), every tensor that
-  matches by name and shape, with a report of what came from the checkpoint and what is new.
+  matches by name and shape, with a report of what came from the checkpoint and what is new;
+- :func:`check_resumable`: a checkpoint to resume training from fits the network exactly (one
+  line naming the first tensor that does not, before Lightning's long ``load_state_dict`` error);
+- :class:`AtomicCheckpointIO`: how training writes checkpoints, atomically (below).
+
+Writing. Lightning (2.6) saves through an fsspec transaction that writes the file under the
+system's temporary directory and then moves it into place (``shutil.move``): a rename when the
+two are on one filesystem, but a copy into the target path when they are not (a local ``/tmp`` and a
+network file system for the logs, as on most clusters), so a process killed during that copy
+leaves a truncated ``last.ckpt`` in place of the previous one; nothing is fsync'ed either.
+:class:`AtomicCheckpointIO` writes ``.<name>.<pid>.partial`` next to the target, fsyncs it,
+puts it over the target with ``os.replace`` (atomic on POSIX) and fsyncs the directory: a process
+killed at any moment leaves the previous checkpoint whole (``tests/test_reliability.py`` kills one with
+SIGKILL in the middle of the write).
 """
 
 from __future__ import annotations
 
 import logging
+import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 from hydra.utils import instantiate
+from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
@@ -34,6 +50,8 @@ log = logging.getLogger(__name__)
 __all__ = [
     "FINAL_CHECKPOINT",
     "HEAD_KEYS",
+    "AtomicCheckpointIO",
+    "check_resumable",
     "class_names",
     "describe",
     "expand_from",
@@ -43,6 +61,7 @@ __all__ = [
     "load_pretrained_from_config",
     "network_state",
     "stored_config",
+    "stored_run_config",
     "without_init_weights",
 ]
 
@@ -93,6 +112,16 @@ def stored_config(checkpoint: dict[str, Any]) -> dict[str, Any]:
     return dict((checkpoint.get("deepvideo") or {}).get("config") or {})
 
 
+def stored_run_config(path: str | Path) -> dict[str, Any]:
+    """The run config stored in the checkpoint file ``path``, read without loading its tensors
+    (memory-mapped); empty when the file is unreadable or has none."""
+    try:
+        checkpoint = torch.load(Path(path), map_location="cpu", weights_only=False, mmap=True)
+    except Exception:  # a partial or foreign file: not a candidate
+        return {}
+    return stored_config(checkpoint) if isinstance(checkpoint, dict) else {}
+
+
 def class_names(checkpoint: dict[str, Any]) -> list[str]:
     """The class names the network's outputs stand for (empty when the run stored none)."""
     return list((checkpoint.get("deepvideo") or {}).get("class_names") or [])
@@ -133,6 +162,80 @@ def load_network(checkpoint: dict[str, Any]) -> tuple[nn.Module, DictConfig]:
     return net.eval(), run
 
 
+def _problems(
+    source: dict[str, torch.Tensor], target: dict[str, Any], tolerated: Sequence[str] = ()
+) -> list[str]:
+    """What keeps ``source`` tensors from loading into a network whose state is ``target``."""
+    missing = [k for k in target if k not in source]
+    unexpected = [k for k in source if k not in target]
+    mismatched = [
+        k
+        for k in target
+        if k in source and k not in tolerated and tuple(source[k].shape) != tuple(target[k].shape)
+    ]
+    problems = [f"{k} is missing from the checkpoint" for k in missing]
+    problems += [f"{k} is in the checkpoint but not in the network" for k in unexpected]
+    problems += [
+        f"{k} has shape {tuple(source[k].shape)} in the checkpoint but "
+        f"{tuple(target[k].shape)} in the network"
+        for k in mismatched
+    ]
+    return problems
+
+
+def check_resumable(net: nn.Module, ckpt_path: str | Path, model_name: str | None = None) -> None:
+    """Raise :class:`ConfigError` (one line) unless training can resume from ``ckpt_path`` with
+    ``net``: the checkpoint's network has exactly ``net``'s tensors (names and shapes)."""
+    path = Path(ckpt_path).expanduser()
+    checkpoint = load_checkpoint(path, what="ckpt_path", require_config=False)
+    problems = _problems(network_state(checkpoint), net.state_dict())
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        given = f"model={model_name}" if model_name else "this network"
+        raise ConfigError(
+            f"cannot resume from ckpt_path={path}: it holds "
+            f"{describe(stored_config(checkpoint))}, which {given} cannot load "
+            f"({problems[0]}{more}); resume with that run's own model= and data settings, or "
+            "start a new run without ckpt_path (pretrained.ckpt_path= starts a new run from its "
+            "weights)"
+        )
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Lightning's checkpoint writer, made atomic for local paths (see the module docstring):
+    write a temporary file beside the target, fsync, ``os.replace``; remote URLs go to Lightning's."""
+
+    def save_checkpoint(
+        self, checkpoint: dict[str, Any], path: Any, storage_options: Any | None = None
+    ) -> None:
+        if storage_options is not None or "://" in str(path):
+            super().save_checkpoint(checkpoint, path, storage_options)
+            return
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        for stale in target.parent.glob(f".{target.name}.*.partial"):  # left by a killed run
+            stale.unlink(missing_ok=True)
+        partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+        try:
+            with open(partial, "wb") as handle:
+                torch.save(checkpoint, handle)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(partial, target)
+        finally:
+            partial.unlink(missing_ok=True)
+        try:  # the rename itself reaches the disk with the directory
+            folder = os.open(target.parent, os.O_RDONLY)
+        except OSError:
+            return
+        try:
+            os.fsync(folder)
+        except OSError:
+            pass
+        finally:
+            os.close(folder)
+
+
 def load_pretrained(net: nn.Module, ckpt_path: str | Path, strict_head: bool = False) -> list[str]:
     """Load the ``net.*`` weights of a deepvideo checkpoint into ``net`` (Sec. 4.2).
 
@@ -150,20 +253,11 @@ def load_pretrained(net: nn.Module, ckpt_path: str | Path, strict_head: bool = F
         f"build the same network as the checkpoint ({describe(stored_config(checkpoint))}): set "
         "the same model=, data.recipe.width and crop size (data.sizes.crop)"
     )
-    missing = [k for k in target if k not in source]
-    unexpected = [k for k in source if k not in target]
     mismatched = [
         k for k in target if k in source and tuple(source[k].shape) != tuple(target[k].shape)
     ]
     tolerated = [k for k in mismatched if k in HEAD_KEYS and not strict_head]
-    mismatched = [k for k in mismatched if k not in tolerated]
-    problems = [f"{k} is missing from the checkpoint" for k in missing]
-    problems += [f"{k} is in the checkpoint but not in the network" for k in unexpected]
-    problems += [
-        f"{k} has shape {tuple(source[k].shape)} in the checkpoint but "
-        f"{tuple(target[k].shape)} in the network"
-        for k in mismatched
-    ]
+    problems = _problems(source, target, tolerated)
     if problems:
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         raise ConfigError(f"cannot load {path}: {problems[0]}{more}; {fix}")

@@ -3,7 +3,8 @@
 A deepvideo checkpoint stores the resolved config of the run that wrote it, so the network, the
 clip sampling and the preprocessing are exactly those of training. ``data.*`` overrides on the
 command line change that data config (a new root, 50 clips per video, ...); ``data=<name>`` swaps
-in another dataset config whole.
+in another dataset config whole. The network is the checkpoint's: a ``model=<name>`` naming another
+model stops with one line (evaluating a Slow Fusion checkpoint "as" Late Fusion cannot work).
 """
 
 from __future__ import annotations
@@ -15,10 +16,18 @@ import pytorch_lightning as pl
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from deepvideo.checkpoint import load_checkpoint, stored_config, without_init_weights
+from deepvideo.checkpoint import describe, load_checkpoint, stored_config, without_init_weights
+from deepvideo.errors import ConfigError
 from deepvideo.modules import SaveVideoScores
 from deepvideo.modules.dashboards import WandbDashboard, finish_wandb_run
-from deepvideo.runs import build, output_dir, print_summary, to_float_dict, write_metrics
+from deepvideo.runs import (
+    build,
+    data_counts,
+    output_dir,
+    print_summary,
+    to_float_dict,
+    write_metrics,
+)
 from deepvideo.utils.instantiate import instantiate_trainer
 
 log = logging.getLogger(__name__)
@@ -28,9 +37,22 @@ def command_line_overrides() -> list[str]:
     return list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
 
 
+def check_model(cfg: DictConfig, stored: dict[str, Any]) -> None:
+    """Raise :class:`ConfigError` when the command names a ``model=`` other than the checkpoint's."""
+    given = [o.split("=", 1)[1] for o in command_line_overrides() if o.split("=", 1)[0] == "model"]
+    held = (stored.get("model") or {}).get("name")
+    if given and held and given[-1] != held:
+        raise ConfigError(
+            f"ckpt_path={cfg.ckpt_path} holds {describe(stored)}, not model={given[-1]}: eval.py "
+            "rebuilds the checkpoint's own network, so drop model= or pass a checkpoint of "
+            f"model={given[-1]}"
+        )
+
+
 def run_config(cfg: DictConfig, stored: dict[str, Any]) -> DictConfig:
     """The stored run config with this command's data settings and runtime settings applied."""
     run = OmegaConf.create(stored)
+    check_model(cfg, stored)
     overrides = command_line_overrides()
     if any(o.split("=", 1)[0] == "data" for o in overrides):
         # a different dataset config: resolve it against the checkpoint's model (its clip needs)
@@ -79,11 +101,11 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     trainer = instantiate_trainer(run, net=module.net, extra_callbacks=extra)
     trainer.test(module, datamodule=datamodule, ckpt_path=str(cfg.ckpt_path))
     finish_wandb_run(trainer)
-    metrics = to_float_dict(trainer.callback_metrics)
+    metrics = {**to_float_dict(trainer.callback_metrics), **data_counts(datamodule)}
     if trainer.is_global_zero:
         write_metrics(out / "metrics.json", metrics)
         print_summary(metrics, datamodule)
     return metrics
 
 
-__all__ = ["evaluate", "run_config"]
+__all__ = ["check_model", "evaluate", "run_config"]

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 import torch
 from torchmetrics import Metric
+from torchmetrics.utilities import dim_zero_cat
 
 
 def hits_at_k(scores: torch.Tensor, targets: torch.Tensor, k: int) -> torch.Tensor:
@@ -161,3 +162,29 @@ class VideoLevelMetrics(Metric):
         skipped = self._cat(self.skipped_ids).long().unique()
         out["skipped_videos"] = torch.tensor(float(len(set(skipped.tolist()) - set(ids.tolist()))))
         return out
+
+
+class SkippedVideos(Metric):
+    """How many distinct videos (by their index in the split) failed to decode, gathered across
+    DDP processes; it keeps counting until :meth:`reset` (a run's training count covers every
+    epoch, since each epoch meets the same broken files again)."""
+
+    full_state_update = False
+    indices: list[torch.Tensor]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.add_state("indices", default=[], dist_reduce_fx="cat")
+
+    def update(self, video_index: torch.Tensor) -> None:
+        """``video_index``: ``(N,)`` indices of videos that failed (repeats allowed; an empty
+        tensor at the start of every epoch keeps every DDP process's state non-empty, so that
+        all of them take part in the gather)."""
+        self.indices.append(video_index.detach().long().unique())
+        if len(self.indices) > 64:
+            self.indices = [torch.cat(self.indices).unique()]
+
+    def compute(self) -> torch.Tensor:
+        if isinstance(self.indices, list) and not self.indices:
+            return torch.tensor(0.0)
+        return torch.tensor(float(dim_zero_cat(self.indices).unique().numel()))

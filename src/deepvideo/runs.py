@@ -22,7 +22,14 @@ from deepvideo.modules import VideoClassifier
 
 log = logging.getLogger(__name__)
 
-__all__ = ["build", "output_dir", "print_summary", "to_float_dict", "write_metrics"]
+__all__ = [
+    "build",
+    "data_counts",
+    "output_dir",
+    "print_summary",
+    "to_float_dict",
+    "write_metrics",
+]
 
 
 def output_dir(cfg: DictConfig) -> Path:
@@ -59,8 +66,19 @@ def write_metrics(path: str | Path, metrics: Mapping[str, Any]) -> Path:
     return path
 
 
+def data_counts(datamodule: Any) -> dict[str, float]:
+    """``<split>/missing_videos`` (listed, no local file: the DataModule's ``stats``) and their
+    sum ``data/missing_videos``, for ``metrics.json`` next to the ``*/skipped_videos`` counts of
+    files that are there but do not decode."""
+    stats = getattr(datamodule, "stats", None) or {}
+    out = {f"{s}/missing_videos": float(v.get("missing", 0)) for s, v in stats.items()}
+    out["data/missing_videos"] = sum(out.values())
+    return out
+
+
 def print_summary(metrics: Mapping[str, float], datamodule: Any) -> None:
-    """Print the video-level results next to chance for the same test set."""
+    """Print the video-level results next to chance for the same test set, and the number of
+    test videos they are over, with those left out (broken files, files missing)."""
     chance = getattr(datamodule, "chance_hit_at_1", None)
     if chance is not None and not getattr(datamodule, "splits", True):
         # under ddp_spawn the splits were read in the spawned processes, not in this one
@@ -69,5 +87,18 @@ def print_summary(metrics: Mapping[str, float], datamodule: Any) -> None:
     line = ", ".join(f"{k} {metrics[k]:.3f}" for k in keys if k in metrics)
     if chance is not None:
         line += f" (chance Hit@1 {chance():.3f})"
+    if "test/videos" in metrics:
+        videos = int(metrics["test/videos"])
+        line += f"; over {videos} test video{'' if videos == 1 else 's'}"
+        left_out = [
+            f"{int(metrics.get(key, 0))} {what}"
+            for key, what in (
+                ("test/skipped_videos", "broken files left out, listed above"),
+                ("test/missing_videos", "listed but missing"),
+            )
+            if metrics.get(key, 0)
+        ]
+        if left_out:
+            line += " (" + "; ".join(left_out) + ")"
     log.info("%s", line)
     print(line)

@@ -33,13 +33,14 @@ from torch.utils.data import DataLoader
 
 from deepvideo.data.datasets import (
     ClipDataset,
+    EpochSampler,
     EvalClips,
     ReadBatches,
-    TrainDraws,
     VideoClipsBatchSampler,
     VideoItem,
 )
 from deepvideo.data.distributed import eval_sampler
+from deepvideo.data.faults import FaultLog
 from deepvideo.data.sampling import ClipSpec, EvalClipSampler
 from deepvideo.data.transforms import ClipTransform
 from deepvideo.data.video import DEFAULT_DECODER, check_decoder
@@ -54,28 +55,43 @@ class DataNotFoundError(FileNotFoundError):
     """The configured data root holds no usable dataset; the message says where and what to do."""
 
 
-def collate_samples(batch: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
-    out: dict[str, torch.Tensor] = {}
+def collate_samples(batch: list[dict[str, Any]]) -> dict[str, Any]:
+    """Stack the samples' tensors and numbers; ``failures`` (lists of ``(video_index, path,
+    reason)``) become one list for the batch, which carries them to the main process."""
+    out: dict[str, Any] = {}
     for key in batch[0]:
         values = [sample[key] for sample in batch]
-        out[key] = torch.stack(values) if torch.is_tensor(values[0]) else torch.tensor(values)
+        if key == "failures":
+            out[key] = [failure for failures in values for failure in failures]
+        elif torch.is_tensor(values[0]):
+            out[key] = torch.stack(values)
+        else:
+            out[key] = torch.tensor(values)
     return out
 
 
 def training_loader(
-    data: ClipDataset, batch_size: int, together: bool, drop_last: bool, **loader_args: Any
+    data: ClipDataset,
+    batch_size: int,
+    together: bool,
+    drop_last: bool,
+    seed: int = 0,
+    epoch: int = 0,
+    **loader_args: Any,
 ) -> DataLoader | ReadBatches:
-    """The training batches of ``data``, new draws every epoch (:class:`TrainDraws`): shuffled
-    clips read one by one, or (``together``, with
-    several clips per video) read batches of ``batch_size`` videos x all their clips, each video
-    read from one open and one decode, dealt into batches of one clip per video
-    (:class:`ReadBatches`)."""
+    """The training batches of ``data``, their order and draws from (``seed``, epoch)
+    (:class:`EpochSampler`, starting at ``epoch``): shuffled clips read one by one, or
+    (``together``, with several clips per video) read batches of ``batch_size`` videos x all
+    their clips, each video read from one open and one decode, dealt into batches of one clip per
+    video (:class:`ReadBatches`)."""
     if together and data.train_clips_per_video > 1:
-        sampler = VideoClipsBatchSampler(len(data.videos), data.train_clips_per_video, batch_size)
+        sampler = VideoClipsBatchSampler(
+            len(data.videos), data.train_clips_per_video, batch_size, seed=seed, epoch=epoch
+        )
         reads = DataLoader(data, batch_sampler=sampler, **loader_args)
         return ReadBatches(reads, data.train_clips_per_video, drop_last)
-    draws = TrainDraws(len(data))
-    return DataLoader(data, batch_size, sampler=draws, drop_last=drop_last, **loader_args)
+    order = EpochSampler(len(data), seed, epoch=epoch)
+    return DataLoader(data, batch_size, sampler=order, drop_last=drop_last, **loader_args)
 
 
 class VideoDataModule(pl.LightningDataModule, abc.ABC):
@@ -84,6 +100,14 @@ class VideoDataModule(pl.LightningDataModule, abc.ABC):
     Subclasses say where the dataset lives (:meth:`check_available`) and read its own files into
     class names and per-split :class:`VideoItem` lists (:meth:`load_splits`), filling
     ``self.stats[split]`` with ``listed``/``found``/``missing``/``multi_label`` counts.
+
+    Files that are listed and present but do not decode are met while loading: the module hands
+    the batches' ``failures`` to ``self.faults`` (a :class:`~deepvideo.data.faults.FaultLog`),
+    which reports each once and counts it, or with ``strict`` stops the run naming it.
+
+    The training loader draws its order from (``seed``, epoch) (:class:`EpochSampler`), and its
+    workers' base seed from a generator of its own, so that nothing in it depends on what the
+    process did before an epoch: a resumed run sees the batches the uninterrupted run saw.
     """
 
     dataset_name = "dataset"
@@ -96,7 +120,7 @@ class VideoDataModule(pl.LightningDataModule, abc.ABC):
         clip: Mapping[str, Any] | None = None,
         sizes: Mapping[str, int] | None = None,
         target_fps: float | None = None,
-        pad: str = "last",
+        pad: str = "loop",
         max_seconds: float | None = None,
         train_clips_per_video: int = 1,
         train_clips_together: bool = False,
@@ -114,9 +138,11 @@ class VideoDataModule(pl.LightningDataModule, abc.ABC):
         flow_root: str | None = None,
         flow_mean: float = 127.5,
         flow_std: float = 1.0,
+        strict: bool = False,
         **unused: Any,
     ) -> None:
         super().__init__()
+        self.faults = FaultLog(strict=strict)
         if modality not in MODALITIES:
             raise ConfigError(f"data.modality must be one of {MODALITIES}, got {modality!r}")
         if modality == "flow" and not flow_root:
@@ -215,7 +241,7 @@ class VideoDataModule(pl.LightningDataModule, abc.ABC):
         self.check_available()
         self.class_names, self.splits = self.load_splits()
         if len(self.class_names) != self.num_classes:
-            raise ValueError(
+            raise ConfigError(
                 f"{self.dataset_name} at {self.root} has {len(self.class_names)} classes but "
                 f"data.num_classes={self.num_classes}; set data.num_classes={len(self.class_names)}"
             )
@@ -255,6 +281,7 @@ class VideoDataModule(pl.LightningDataModule, abc.ABC):
                 self.transform,
                 train=True,
                 train_clips_per_video=self.train_clips_per_video,
+                seed=self.seed,
                 decoder=self.decoder,
             )
         spec = self.val_clips if split == "val" else self.test_clips
@@ -298,11 +325,15 @@ class VideoDataModule(pl.LightningDataModule, abc.ABC):
         return data
 
     def _loader_args(self) -> dict[str, Any]:
+        # the workers' base seed from a generator of the loader's own, not torch's global one
+        generator = torch.Generator()
+        generator.manual_seed(self.seed)
         return {
             "num_workers": self.num_workers,
             "pin_memory": self.pin_memory,
             "persistent_workers": self.num_workers > 0,
             "collate_fn": collate_samples,
+            "generator": generator,
         }
 
     def _eval_loader(self, split: str) -> DataLoader:
@@ -316,6 +347,14 @@ class VideoDataModule(pl.LightningDataModule, abc.ABC):
             sampler=shard,
             **self._loader_args(),
         )
+
+    def _starting_epoch(self) -> int:
+        """The epoch a training loader built now starts at: the one Lightning's next
+        ``set_epoch`` will pass (its ``epoch_progress.current.processed``; a resumed run's, whose
+        ``current_epoch`` still reads one less while the loader is built), 0 without a trainer."""
+        trainer = getattr(self, "trainer", None)
+        progress = getattr(getattr(trainer, "fit_loop", None), "epoch_progress", None)
+        return int(progress.current.processed) if progress is not None else 0
 
     def _clips_together(self) -> bool:
         """``train_clips_together``, where it applies: several clips per video, one process (a
@@ -334,7 +373,13 @@ class VideoDataModule(pl.LightningDataModule, abc.ABC):
         data = self._split_dataset("train")
         drop_last = len(data) >= self.batch_size
         return training_loader(
-            data, self.batch_size, self._clips_together(), drop_last, **self._loader_args()
+            data,
+            self.batch_size,
+            self._clips_together(),
+            drop_last,
+            seed=self.seed,
+            epoch=self._starting_epoch(),
+            **self._loader_args(),
         )
 
     def val_dataloader(self) -> DataLoader:

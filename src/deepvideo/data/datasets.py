@@ -2,12 +2,18 @@
 
 A sample is a dict with stable keys: ``video`` (float ``(C, T, H, W)``, or ``(V, C, T, H, W)`` for
 ``V`` evaluation views of one clip), ``label`` (multi-hot float ``(num_classes,)``),
-``video_index``, ``clip_index`` and ``valid``. Video-level prediction is then a group-by on
-``video_index``.
+``video_index``, ``clip_index``, ``valid`` and ``failures``. Video-level prediction is then a
+group-by on ``video_index``.
 
-A video that fails to decode never ends a run: in training another video is drawn in its place,
-in evaluation the clip comes back with ``valid = False`` (the metrics skip it); each broken file is
-logged once, with its path and the fix.
+A video that fails to decode never ends a run: in training another video is drawn in its place
+(up to ``max_retries`` times; after that the sample is ``valid = False`` and the step leaves it
+out), in evaluation its clips come back with ``valid = False`` (never another video, and the
+metrics leave them out). Either way the sample says what failed: ``failures`` lists
+``(video_index, path, reason)`` of every file that failed while it was made. DataLoader workers
+are separate processes, so the dataset does not count or log anything itself: the failures travel
+with the batch to the main process, where :class:`deepvideo.data.faults.FaultLog` reports each
+file once, counts it (``data/skipped_videos`` in the logged metrics and ``metrics.json``) and, with
+``data.strict=true``, stops the run naming it.
 
 Evaluation and prediction build their clips through one object, :class:`EvalClips`: the clip
 positions of a video (drawn from a generator seeded by the data seed and the video's id, so a
@@ -16,11 +22,14 @@ frames those clips need (sorted, unique indices from one open file), and the vie
 
 Training draws ``train_clips_per_video`` random clips of every video per epoch (Ng et al. 2015's
 several random-start examples). Item ``i`` is a clip of video ``i % len(videos)`` whose start,
-crop and flip come from its own generator (the worker's torch seed and ``i``). When a batch holds
-several clips of one video (:class:`VideoClipsBatchSampler`'s read batches), the dataset reads
-them from one open and one sorted decode of the union of their frames
-(:meth:`ClipDataset.__getitems__`); each clip is drawn exactly as it is when read alone, and
-:class:`ReadBatches` deals a read batch out into training batches of one clip per video.
+crop and flip come from its own generator. The training samplers (:class:`EpochSampler`,
+:class:`VideoClipsBatchSampler` with a ``seed``) hand the dataset keys ``(epoch, i)``, and the
+generator is seeded by the data seed, the epoch and ``i`` alone: an epoch's clips are the same
+whichever worker reads them, how many workers there are, and whether the run was interrupted and
+resumed before that epoch (a plain index ``i``, from another sampler, falls back to the worker's
+torch seed). When a batch holds several clips of one video (:class:`VideoClipsBatchSampler` puts
+them together), the dataset reads them from one open and one sorted decode of the union of their
+frames (:meth:`ClipDataset.__getitems__`); each clip is drawn exactly as it is when read alone.
 """
 
 from __future__ import annotations
@@ -42,6 +51,18 @@ from deepvideo.data.transforms import ClipTransform, Compose
 from deepvideo.data.video import DEFAULT_DECODER, EncodedVideo, VideoDecodeError, check_decoder
 
 log = logging.getLogger(__name__)
+
+# What failed while a sample was made: (index of the video in its split, file, reason).
+Failure = tuple[int, str, str]
+# A training key: a plain item index, or (epoch, item index) from the epoch-seeded samplers.
+TrainKey = int | tuple[int, int]
+Sample = dict[str, torch.Tensor | int | bool | list[Failure]]
+
+
+def epoch_seed(seed: int, epoch: int) -> int:
+    """A 63-bit seed of (``seed``, ``epoch``): the shuffle of that epoch, in any process."""
+    state = np.random.SeedSequence([int(seed), int(epoch)]).generate_state(1, np.uint64)
+    return int(state[0]) >> 1
 
 
 @dataclass(frozen=True)
@@ -114,6 +135,11 @@ class EvalClips:
     def pipeline(self) -> Compose:
         return self.transform.eval_pipeline(self.views)
 
+    def read(self, path: str | Path, video_id: str) -> DecodedClips:
+        """Open ``path``, decode every frame its clips need, close it."""
+        with self.open(path) as video:
+            return self.decode(video, video_id)
+
     def decode(self, video: EncodedVideo, video_id: str) -> DecodedClips:
         """Clip positions of ``video`` and every frame they need, in one sorted read."""
         rng = np.random.default_rng(video_entropy(self.seed, video_id))
@@ -134,47 +160,6 @@ class EvalClips:
         for start in range(0, count, batch_size):
             stop = min(start + batch_size, count)
             yield torch.stack([self.views_of(decoded, video_id, c) for c in range(start, stop)])
-
-
-# A training item as samplers hand it to ClipDataset: (dataset index, the epoch's draw seed)
-TrainDraw = tuple[int, int]
-
-
-def epoch_seed(generator: torch.Generator | None = None) -> int:
-    """A 63-bit seed for one epoch's draws, from ``generator`` or torch's global generator."""
-    return int(torch.randint(0, 2**63 - 1, (), dtype=torch.int64, generator=generator).item())
-
-
-def own_generator(generator: torch.Generator | None = None) -> torch.Generator:
-    """``generator``, or one seeded now from torch's global generator: a sampler's orders and
-    epoch seeds then follow from the seed at its creation alone (the DataLoader also draws from
-    the global generator, once per iterator: every epoch without persistent workers, once with)."""
-    if generator is not None:
-        return generator
-    own = torch.Generator()
-    own.manual_seed(epoch_seed())
-    return own
-
-
-class TrainDraws(Sampler[TrainDraw]):
-    """Training items in a fresh random order every epoch, each paired with that epoch's seed:
-    ``(index, seed)``. :class:`ClipDataset` draws an item's clip start, crop and flip from both,
-    so every epoch draws new clips of every video, and a run's draws do not depend on the number
-    of DataLoader workers or on which worker reads an item. (Seeding from the worker's torch seed
-    alone repeated each item's draw from epoch to epoch: persistent workers keep their seed, so
-    over 4 epochs a video showed about 3.7 distinct clips of its 8.)"""
-
-    def __init__(self, num_items: int, generator: torch.Generator | None = None) -> None:
-        self.num_items = num_items
-        self.generator = own_generator(generator)
-
-    def __len__(self) -> int:
-        return self.num_items
-
-    def __iter__(self) -> Iterator[TrainDraw]:
-        seed = epoch_seed(self.generator)
-        order = torch.randperm(self.num_items, generator=self.generator).tolist()
-        return iter([(i, seed) for i in order])
 
 
 class ClipDataset(Dataset):
@@ -217,7 +202,6 @@ class ClipDataset(Dataset):
         self.eval_clips = EvalClips(
             EvalClipSampler(clip, clips_per_video, clip_mode), transform, views, seed, decoder
         )
-        self._reported: set[str] = set()
         # the last video decoded for evaluation (each worker holds its own): consecutive items
         # are clips of the same video, so each video is opened and decoded once
         self._cached: tuple[int, DecodedClips | VideoDecodeError] | None = None
@@ -227,65 +211,54 @@ class ClipDataset(Dataset):
             self.train_clips_per_video if self.train else self.clips_per_video
         )
 
-    def _report(self, err: VideoDecodeError) -> None:
-        if err.path not in self._reported:
-            self._reported.add(err.path)
-            log.warning("skipping a broken video: %s", err)
-
-    def __getitem__(self, index: int | TrainDraw) -> dict[str, torch.Tensor | int | bool]:
+    def __getitem__(self, index: TrainKey) -> Sample:
         if self.train:
-            return self._train_item(*self._draw(index))
-        assert isinstance(index, int)
+            return self._train_item(index)
+        assert isinstance(index, int), "evaluation items are plain indices"
         return self._eval_item(index)
 
-    def __getitems__(
-        self, indices: Sequence[int | TrainDraw]
-    ) -> list[dict[str, torch.Tensor | int | bool]]:
+    def __getitems__(self, indices: Sequence[TrainKey]) -> list[Sample]:
         """The samples of a batch (the DataLoader's batched fetch). In training, the clips of one
         video are read from one open and one sorted decode of all their frames; each sample is the
         one ``self[i]`` gives."""
         if not self.train:
-            return [self._eval_item(int(i)) for i in indices]  # type: ignore[arg-type]
-        draws = [self._draw(i) for i in indices]
-        by_video: dict[int, list[TrainDraw]] = defaultdict(list)
-        for draw in draws:
-            by_video[draw[0] % len(self.videos)].append(draw)
-        samples: dict[TrainDraw, dict[str, torch.Tensor | int | bool]] = {}
+            return [self[i] for i in indices]
+        by_video: dict[int, list[int]] = defaultdict(list)
+        for position, key in enumerate(indices):
+            by_video[self._item(key) % len(self.videos)].append(position)
+        samples: dict[int, Sample] = {}
         for video_index, group in by_video.items():
+            keys = [indices[p] for p in group]
             if len(group) == 1:
-                samples[group[0]] = self._train_item(*group[0])
+                samples[group[0]] = self._train_item(keys[0])
                 continue
             try:
-                samples.update(zip(group, self._train_clips(video_index, group), strict=True))
-            except VideoDecodeError as err:  # each clip draws its replacement, as read alone
-                self._report(err)
-                samples.update((d, self._train_item(*d)) for d in group)
-        return [samples[d] for d in draws]
+                samples.update(zip(group, self._train_clips(video_index, keys), strict=True))
+            except VideoDecodeError:  # each clip draws its replacement, as read alone
+                samples.update((p, self._train_item(k)) for p, k in zip(group, keys, strict=True))
+        return [samples[p] for p in range(len(indices))]
 
     @staticmethod
-    def _draw(index: int | TrainDraw) -> TrainDraw:
-        """``(index, seed)`` of a training item: a :class:`TrainDraws` sampler's pair, or a plain
-        index with the process's torch seed (a worker's, or the main process's)."""
-        if isinstance(index, tuple):
-            return int(index[0]), int(index[1])
-        return int(index), torch.initial_seed()
+    def _item(key: TrainKey) -> int:
+        return key[1] if isinstance(key, tuple) else int(key)
 
-    @staticmethod
-    def _train_rng(index: int, seed: int) -> np.random.Generator:
-        # the draw's seed (a fresh one every epoch from the sampler) and the item's index: every
-        # item of every epoch its own stream, whichever worker reads it
-        return np.random.default_rng([seed % 2**63, index])
+    def _train_rng(self, key: TrainKey) -> np.random.Generator:
+        if isinstance(key, tuple):  # (epoch, index): the same clip in any worker, or on resume
+            epoch, index = key
+            return np.random.default_rng([int(self.seed), int(epoch), int(index)])
+        # a plain index: the worker's torch seed (distinct per worker) mixed with the index
+        return np.random.default_rng([torch.initial_seed() % 2**63, int(key)])
 
-    def _train_clips(
-        self, video_index: int, draws: Sequence[TrainDraw]
-    ) -> list[dict[str, torch.Tensor | int | bool]]:
-        """The clips ``draws`` (all of video ``video_index``) from one open and one sorted
-        decode."""
+    def _failure(self, video_index: int, err: VideoDecodeError) -> Failure:
+        return (video_index, err.path, err.reason)
+
+    def _train_clips(self, video_index: int, keys: Sequence[TrainKey]) -> list[Sample]:
+        """Clips ``keys`` (all of video ``video_index``) from one open and one sorted decode."""
         item = self.videos[video_index]
-        video = EncodedVideo(item.path, backend=self.decoder)
-        rngs = [self._train_rng(i, seed) for i, seed in draws]
-        positions = [random_clip(video.num_frames, self.clip, r, video.fps) for r in rngs]
-        decoded = decode_clips(video, positions)
+        rngs = [self._train_rng(k) for k in keys]
+        with EncodedVideo(item.path, backend=self.decoder) as video:
+            positions = [random_clip(video.num_frames, self.clip, r, video.fps) for r in rngs]
+            decoded = decode_clips(video, positions)
         label = multi_hot(item.labels, self.num_classes)
         return [
             {
@@ -294,24 +267,25 @@ class ClipDataset(Dataset):
                 "video_index": video_index,
                 "clip_index": 0,
                 "valid": True,
+                "failures": [],
             }
             for c, rng in enumerate(rngs)
         ]
 
-    def _train_item(self, index: int, seed: int) -> dict[str, torch.Tensor | int | bool]:
-        rng = self._train_rng(index, seed)
-        index %= len(self.videos)  # several random-start examples per video (Ng et al. 2015)
-        for attempt in range(self.max_retries + 1):
+    def _train_item(self, key: TrainKey) -> Sample:
+        rng = self._train_rng(key)
+        # several random-start examples per video (Ng et al. 2015)
+        index = self._item(key) % len(self.videos)
+        failures: list[Failure] = []
+        for _ in range(self.max_retries + 1):
             item = self.videos[index]
             try:
-                video = EncodedVideo(item.path, backend=self.decoder)
-                indices = random_clip(video.num_frames, self.clip, rng, video.fps)
-                frames = video.get_frames(indices)
+                with EncodedVideo(item.path, backend=self.decoder) as video:
+                    indices = random_clip(video.num_frames, self.clip, rng, video.fps)
+                    frames = video.get_frames(indices)
             except VideoDecodeError as err:
-                self._report(err)
-                if attempt == self.max_retries:
-                    raise
-                index = int(rng.integers(0, len(self.videos)))
+                failures.append(self._failure(index, err))
+                index = int(rng.integers(0, len(self.videos)))  # another video in its place
                 continue
             return {
                 "video": self.transform.train(frames, rng),
@@ -319,15 +293,25 @@ class ClipDataset(Dataset):
                 "video_index": index,
                 "clip_index": 0,
                 "valid": True,
+                "failures": failures,
             }
-        raise AssertionError("unreachable")
+        # every draw failed: an invalid sample the training step leaves out
+        side = self.transform.crop
+        return {
+            "video": torch.zeros(3, self.clip.num_frames, side, side),
+            "label": torch.zeros(self.num_classes),
+            "video_index": index,
+            "clip_index": 0,
+            "valid": False,
+            "failures": failures,
+        }
 
     def _decoded(self, video_index: int) -> DecodedClips:
         if self._cached is None or self._cached[0] != video_index:
             item = self.videos[video_index]
             result: DecodedClips | VideoDecodeError
             try:
-                result = self.eval_clips.decode(self.eval_clips.open(item.path), item.video_id)
+                result = self.eval_clips.read(item.path, item.video_id)
             except VideoDecodeError as err:
                 result = err
             self._cached = (video_index, result)
@@ -336,15 +320,17 @@ class ClipDataset(Dataset):
             raise cached
         return cached
 
-    def _eval_item(self, index: int) -> dict[str, torch.Tensor | int | bool]:
+    def _eval_item(self, index: int) -> Sample:
         video_index, clip_index = divmod(index, self.clips_per_video)
         item = self.videos[video_index]
         side = self.transform.crop
+        failures: list[Failure] = []
         try:
             views = self.eval_clips.views_of(self._decoded(video_index), item.video_id, clip_index)
             valid = True
         except VideoDecodeError as err:
-            self._report(err)
+            # left out of the metrics (valid = False), never replaced by another video
+            failures.append(self._failure(video_index, err))
             views = torch.zeros(self.views, 3, self.clip.num_frames, side, side)
             valid = False
         return {
@@ -353,21 +339,60 @@ class ClipDataset(Dataset):
             "video_index": video_index,
             "clip_index": clip_index,
             "valid": valid,
+            "failures": failures,
         }
 
 
-class VideoClipsBatchSampler(Sampler[list[TrainDraw]]):
+class EpochSampler(Sampler[tuple[int, int]]):
+    """Training order: a fresh random permutation of ``range(size)`` every epoch, drawn from
+    (``seed``, epoch) alone, yielding keys ``(epoch, index)``.
+
+    Lightning calls :meth:`set_epoch` at the start of every epoch (also under DDP, through its
+    sampler wrapper), so epoch ``e``'s order and, through the keys, its clips, crops and flips
+    (:meth:`ClipDataset._train_rng`) depend on nothing that happened before it: a run resumed at
+    epoch ``e`` from a checkpoint sees exactly the batches the uninterrupted run saw. ``epoch``
+    is where to start: Lightning (2.6) creates the loader's first iterator, and its workers
+    start fetching, *before* its first ``set_epoch`` call, so a resumed run must build the
+    sampler at the epoch it resumes (the DataModules pass ``trainer.current_epoch``), or its
+    first epoch would be drawn as epoch 0.
+    """
+
+    def __init__(self, size: int, seed: int = 0, shuffle: bool = True, epoch: int = 0) -> None:
+        self.size = int(size)
+        self.seed = int(seed)
+        self.shuffle = shuffle
+        self.epoch = int(epoch)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        if self.shuffle:
+            generator = torch.Generator()
+            generator.manual_seed(epoch_seed(self.seed, self.epoch))
+            order = torch.randperm(self.size, generator=generator).tolist()
+        else:
+            order = list(range(self.size))
+        return iter([(self.epoch, i) for i in order])
+
+
+class VideoClipsBatchSampler(Sampler[list[TrainKey]]):
     """Read batches: the ``clips_per_video`` clips of ``videos_per_batch`` videos, video-major,
     so that :meth:`ClipDataset.__getitems__` reads each video's clips from one open and one
     sorted decode; :class:`ReadBatches` then deals every read batch out into ``clips_per_video``
     training batches of one clip per video.
 
-    Each epoch visits the videos in a fresh random order (from torch's global generator, as
-    :class:`~torch.utils.data.RandomSampler` does, unless ``generator`` is given). A read batch
-    is ``[v1, v1 + V, ..., v1 + (k - 1) V, v2, ...]`` (``V`` videos, ``k`` clips each), each
-    index paired with the epoch's draw seed as :class:`TrainDraws` does: every
-    clip is still drawn alone (uniform start, its own crop and flip), every clip of the epoch
-    once; the last read batch holds the videos left over.
+    A read batch is ``[v1, v1 + V, ..., v1 + (k - 1) V, v2, ...]`` (``V`` videos, ``k`` clips
+    each): every clip is still drawn alone (uniform start, its own crop and flip), every clip of
+    the epoch once; the last read batch holds the videos left over. With a ``seed`` (the
+    DataModules pass the data seed) the video order of epoch ``e`` comes from an
+    :class:`EpochSampler` (whose ``set_epoch`` Lightning reaches through :meth:`set_epoch`) and
+    the keys are ``(e, index)``; without one, the order comes from torch's global generator (as
+    :class:`~torch.utils.data.RandomSampler` does, unless ``generator`` is given) and the keys
+    are plain indices.
     """
 
     def __init__(
@@ -376,6 +401,8 @@ class VideoClipsBatchSampler(Sampler[list[TrainDraw]]):
         clips_per_video: int,
         videos_per_batch: int,
         generator: torch.Generator | None = None,
+        seed: int | None = None,
+        epoch: int = 0,
     ) -> None:
         if num_videos < 1 or clips_per_video < 1 or videos_per_batch < 1:
             raise ValueError(
@@ -385,34 +412,52 @@ class VideoClipsBatchSampler(Sampler[list[TrainDraw]]):
         self.num_videos = num_videos
         self.clips_per_video = clips_per_video
         self.videos_per_batch = videos_per_batch
-        self.generator = own_generator(generator)
+        self.generator = generator
+        self.sampler = None if seed is None else EpochSampler(num_videos, seed, epoch=epoch)
+
+    def set_epoch(self, epoch: int) -> None:
+        if self.sampler is not None:
+            self.sampler.set_epoch(epoch)
 
     def __len__(self) -> int:
         return -(-self.num_videos // self.videos_per_batch)
 
-    def __iter__(self) -> Iterator[list[TrainDraw]]:
-        seed = epoch_seed(self.generator)
-        order = torch.randperm(self.num_videos, generator=self.generator).tolist()
-        for start in range(0, self.num_videos, self.videos_per_batch):
+    def __iter__(self) -> Iterator[list[TrainKey]]:
+        n, k = self.num_videos, self.clips_per_video
+        order: list[tuple[int | None, int]]
+        if self.sampler is not None:
+            order = [(e, v) for e, v in self.sampler]
+        else:
+            generator = self.generator
+            if generator is None:
+                generator = torch.Generator()
+                generator.manual_seed(int(torch.empty((), dtype=torch.int64).random_().item()))
+            order = [(None, v) for v in torch.randperm(n, generator=generator).tolist()]
+        for start in range(0, n, self.videos_per_batch):
             yield [
-                (v + k * self.num_videos, seed)
-                for v in order[start : start + self.videos_per_batch]
-                for k in range(self.clips_per_video)
+                v + c * n if e is None else (e, v + c * n)
+                for e, v in order[start : start + self.videos_per_batch]
+                for c in range(k)
             ]
 
 
-def deal_read_batch(
-    batch: dict[str, torch.Tensor], clips_per_video: int
-) -> list[dict[str, torch.Tensor]]:
+def deal_read_batch(batch: dict[str, Any], clips_per_video: int) -> list[dict[str, Any]]:
     """A collated read batch (``V`` videos x ``k`` clips, video-major) as ``k`` batches, batch
-    ``j`` holding clip ``j`` of every video (rows ``j, k + j, 2k + j, ...``)."""
-    rows = len(next(iter(batch.values())))
+    ``j`` holding clip ``j`` of every video (rows ``j, k + j, 2k + j, ...``). The batch's
+    ``failures`` (files that failed while it was read) travel with the first of them, once."""
+    rows = len(batch["label"])
     if rows % clips_per_video:
         raise ValueError(f"a read batch of {rows} clips is not a multiple of {clips_per_video}")
-    return [
-        {key: value[j::clips_per_video] for key, value in batch.items()}
-        for j in range(clips_per_video)
-    ]
+    dealt = []
+    for j in range(clips_per_video):
+        part: dict[str, Any] = {}
+        for key, value in batch.items():
+            if key == "failures":
+                part[key] = list(value) if j == 0 else []
+            else:
+                part[key] = value[j::clips_per_video]
+        dealt.append(part)
+    return dealt
 
 
 class ReadBatches:
@@ -431,11 +476,17 @@ class ReadBatches:
         self._full = sampler.num_videos // sampler.videos_per_batch
         self._short = sampler.num_videos % sampler.videos_per_batch
 
+    @property
+    def batch_sampler(self) -> VideoClipsBatchSampler:
+        """The read batches' sampler: Lightning calls its ``set_epoch`` every epoch."""
+        sampler: VideoClipsBatchSampler = self.loader.batch_sampler
+        return sampler
+
     def __len__(self) -> int:
         reads = self._full + (0 if self.drop_last or not self._short else 1)
         return reads * self.clips_per_video
 
-    def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
+    def __iter__(self) -> Iterator[dict[str, Any]]:
         full = self.loader.batch_sampler.videos_per_batch
         for batch in self.loader:
             if self.drop_last and len(batch["label"]) < full * self.clips_per_video:

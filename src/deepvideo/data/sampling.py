@@ -18,8 +18,12 @@ rate, so clips mean the same span of time whatever the file's own frame rate.
 ``ClipSpec.max_seconds`` keeps only the start of a video: Ng et al. use its first 5 minutes
 (``max_seconds=300``, Sec. 4.1 "Data Extraction"); every sampler sees the video as ending there.
 
-A clip longer than its video is filled by ``ClipSpec.pad``: ``"last"`` repeats the last frame,
-``"loop"`` repeats the video from its start (Ng et al.'s rule). With ``target_fps=1`` and
+A clip longer than its video is filled by ``ClipSpec.pad``, never dropped: ``"loop"`` (the
+default) repeats the video from its start, the only rule the papers give (Ng et al. 2015, Sec. 4.1:
+"Frames are repeated from the start for videos that are shorter than 5 minutes"; Karpathy et al.
+2014 say nothing about videos shorter than a clip), so we apply it to Karpathy's clips too;
+``"last"`` repeats the last frame (``data.pad=last``, this project's rule before). A 2-frame
+video gives a 10-frame clip ``0, 1, 0, 1, ...`` (loop) or ``0, 1, 1, 1, ...`` (last). With ``target_fps=1`` and
 ``num_frames=N`` the training sampler gives Ng et al.'s random-start sequences of N one-second
 frames; several per video per epoch come from the datasets' ``train_clips_per_video``.
 """
@@ -38,7 +42,7 @@ class ClipSpec:
     num_frames: int = 1
     frame_stride: int = 1
     target_fps: float | None = None
-    pad: str = "last"
+    pad: str = "loop"
     max_seconds: float | None = None
 
     def __post_init__(self) -> None:
@@ -47,7 +51,9 @@ class ClipSpec:
         if self.num_frames < 1 or self.frame_stride < 1:
             raise ValueError(
                 f"a clip needs num_frames >= 1 and frame_stride >= 1, got "
-                f"num_frames={self.num_frames}, frame_stride={self.frame_stride}"
+                f"num_frames={self.num_frames}, frame_stride={self.frame_stride}: set "
+                "model.clip.num_frames / model.clip.frame_stride (or the data.*_clips.num_frames "
+                "of evaluation)"
             )
         if self.target_fps is not None and self.target_fps <= 0:
             raise ValueError(f"target_fps must be positive or null, got {self.target_fps}")

@@ -7,11 +7,18 @@ indices>``, e.g. ``https://www.youtube.com/watch?v=UDqivjS-lpI 168,169``. About 
 carry several labels, and a real local copy always has holes (dead URLs), so the index of local
 files is built once with a directory scan and the records without a file are counted, not fatal.
 
+A malformed line stops the run before anything is trained, with the file, the line number and the
+value (:class:`~deepvideo.errors.PartitionFormatError`): a line that is not ``URL<space>CSV``, a
+URL without an 11-character id, a label that is not a plain decimal integer or lies outside
+``0..num_classes-1``, an empty label in the CSV (``3,,5``), an empty line between entries (blank
+lines at the end of the file are fine; ``#`` lines are comments).
+
 YouTube holds duplicates (Sec. 4.1 found 1755 videos with many near-duplicate frames), and a
 partition can list an id twice or list a test id in the training partition:
-:func:`duplicate_ids` and :func:`overlapping_ids` find them; ``dataset_stats.py`` reports both, a
-repeated id is kept once (labels merged), and a training run refuses test videos in its training
-set unless ``data.allow_test_in_train=true``.
+:func:`duplicate_ids` and :func:`overlapping_ids` find them; ``dataset_stats.py`` reports both. A
+training run refuses an id listed twice in a partition (naming the file, both lines and the id)
+unless ``data.allow_duplicate_ids=true`` (then each is used once, with its labels merged), and
+refuses test videos in its training set unless ``data.allow_test_in_train=true``.
 
 ``Sports1MDataModule`` reads ``<root>/original/{train,test}_partition.txt`` (or the 10-fold
 ``<root>/cross-validation/sportsX_{train,test}.txt``), the class names (``<root>/labels.txt`` if
@@ -74,40 +81,58 @@ def parse_partition(path: str | Path, num_classes: int) -> list[VideoRecord]:
     """Read a Sports-1M partition file; a bad line raises naming the file, line and value."""
     path = Path(path)
     records: list[VideoRecord] = []
-    with path.open(encoding="utf-8") as handle:
-        for number, raw in enumerate(handle, start=1):
-            line = raw.strip()
-            if not line or line.startswith("#"):
-                continue
-            parts = line.split()
-            where = f"{path}:{number}"
-            if len(parts) != 2:
-                raise PartitionFormatError(
-                    f"{where}: expected 'URL<space><CSV of 0-based labels>' "
-                    f"(e.g. '{EXAMPLE_LINE}'), got {line!r}; fix or delete the line"
-                )
-            url, csv = parts
-            video_id = youtube_id(url)
-            if video_id is None:
-                raise PartitionFormatError(
-                    f"{where}: cannot find an 11-character YouTube id in {url!r}; "
-                    "fix or delete the line"
-                )
-            try:
-                labels = tuple(sorted({int(tok) for tok in csv.split(",") if tok != ""}))
-            except ValueError:
-                raise PartitionFormatError(
-                    f"{where}: labels must be comma-separated integers, got {csv!r}; "
-                    "fix or delete the line"
-                ) from None
-            bad = [lab for lab in labels if not 0 <= lab < num_classes]
-            if not labels or bad:
-                raise PartitionFormatError(
-                    f"{where}: label(s) {bad or csv!r} outside 0..{num_classes - 1} "
-                    f"(data.num_classes={num_classes}); fix the line or set data.num_classes"
-                )
-            records.append(VideoRecord(video_id, labels, str(path), number))
+    blank: int | None = None  # the first blank line since the last entry
+    try:
+        with path.open(encoding="utf-8") as handle:
+            lines = list(enumerate(handle, start=1))
+    except UnicodeDecodeError as err:
+        raise PartitionFormatError(
+            f"{path}: not UTF-8 text ({err.reason} at byte {err.start}); is it a partition file?"
+        ) from None
+    for number, raw in lines:
+        line = raw.strip()
+        if not line:
+            blank = number if blank is None else blank
+            continue
+        if blank is not None:
+            raise PartitionFormatError(
+                f"{path}:{blank}: empty line between entries (the next entry is on line "
+                f"{number}); delete it"
+            )
+        if line.startswith("#"):
+            continue
+        records.append(_partition_record(path, number, line, num_classes))
     return records
+
+
+def _partition_record(path: Path, number: int, line: str, num_classes: int) -> VideoRecord:
+    """One ``URL<space><CSV labels>`` line, or :class:`PartitionFormatError` naming it."""
+    parts = line.split()
+    where = f"{path}:{number}"
+    if len(parts) != 2:
+        raise PartitionFormatError(
+            f"{where}: expected 'URL<space><CSV of 0-based labels>' "
+            f"(e.g. '{EXAMPLE_LINE}'), got {line!r}; fix or delete the line"
+        )
+    url, csv = parts
+    video_id = youtube_id(url)
+    if video_id is None:
+        raise PartitionFormatError(
+            f"{where}: cannot find an 11-character YouTube id in {url!r}; fix or delete the line"
+        )
+    tokens = csv.split(",")
+    if not all(tok.isascii() and tok.isdigit() for tok in tokens):
+        raise PartitionFormatError(
+            f"{where}: labels must be comma-separated integers, got {csv!r}; fix or delete the line"
+        )
+    labels = tuple(sorted({int(tok) for tok in tokens}))
+    bad = [lab for lab in labels if not 0 <= lab < num_classes]
+    if bad:
+        raise PartitionFormatError(
+            f"{where}: label(s) {bad} outside 0..{num_classes - 1} "
+            f"(data.num_classes={num_classes}); fix the line or set data.num_classes"
+        )
+    return VideoRecord(video_id, labels, str(path), number)
 
 
 def load_class_names(path: str | Path | None = None) -> list[str]:
@@ -201,6 +226,7 @@ class Sports1MDataModule(VideoDataModule):
         val_fraction: float = 0.125,
         split_seed: int = 0,
         allow_test_in_train: bool = False,
+        allow_duplicate_ids: bool = False,
         metadata_file: str | None = None,
         min_duration: float | None = None,
         max_duration: float | None = None,
@@ -218,6 +244,7 @@ class Sports1MDataModule(VideoDataModule):
         self.val_fraction = val_fraction
         self.split_seed = split_seed
         self.allow_test_in_train = allow_test_in_train
+        self.allow_duplicate_ids = allow_duplicate_ids
         self.duplicates: dict[str, dict[str, list[int]]] = {}
         self.test_in_train: list[str] = []
 
@@ -303,12 +330,21 @@ class Sports1MDataModule(VideoDataModule):
     def read_partitions(
         self, lists: Mapping[str, Path]
     ) -> tuple[list[VideoRecord], list[VideoRecord]]:
-        """Both partitions, each id once; test ids in the training partition are refused
+        """Both partitions, each id once; an id listed twice is refused unless
+        ``allow_duplicate_ids`` (then merged), test ids in the training partition are refused
         (Sec. 4.1: no video on both sides) unless ``allow_test_in_train``."""
         parsed = {split: parse_partition(lists[split], self.num_classes) for split in lists}
         for split, records in parsed.items():
             repeated = duplicate_ids(records)
             self.duplicates[split] = repeated
+            if repeated and not self.allow_duplicate_ids:
+                example, where = next(iter(repeated.items()))
+                raise PartitionFormatError(
+                    f"{lists[split]}:{where[1]}: video id {example!r} is listed again (first on "
+                    f"line {where[0]}; ids listed more than once: {len(repeated)}); delete "
+                    "the repeats, or pass data.allow_duplicate_ids=true to use each id once "
+                    "with its labels merged"
+                )
             if repeated:
                 example, where = next(iter(repeated.items()))
                 log.warning(

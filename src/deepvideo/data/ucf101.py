@@ -107,13 +107,34 @@ def split_files(split_dir: str | Path, fold: int) -> dict[str, Path]:
     }
 
 
-def _lines(path: Path) -> Iterable[tuple[int, str]]:
-    """(1-based line number, stripped text) of the non-blank lines; CRLF or LF alike."""
-    with path.open(encoding="utf-8", newline=None) as handle:
-        for number, raw in enumerate(handle, start=1):
-            line = raw.strip()
-            if line:
-                yield number, line
+def _lines(path: Path) -> list[tuple[int, str]]:
+    """(1-based line number, stripped text) of the entries; CRLF or LF alike. Blank lines at the
+    end of the file are fine, a blank line between entries is an error naming it."""
+    try:
+        with path.open(encoding="utf-8", newline=None) as handle:
+            raw_lines = list(enumerate(handle, start=1))
+    except UnicodeDecodeError as err:
+        raise SplitListError(
+            f"{path}: not UTF-8 text ({err.reason} at byte {err.start}); restore the official file"
+        ) from None
+    entries: list[tuple[int, str]] = []
+    blank: int | None = None
+    for number, raw in raw_lines:
+        line = raw.strip()
+        if not line:
+            blank = number if blank is None else blank
+            continue
+        if blank is not None:
+            raise SplitListError(
+                f"{path}:{blank}: empty line between entries (the next entry is on line "
+                f"{number}); delete it"
+            )
+        entries.append((number, line))
+    return entries
+
+
+def _is_number(text: str) -> bool:
+    return text.isascii() and text.isdigit()
 
 
 def parse_class_index(path: str | Path) -> list[str]:
@@ -123,15 +144,22 @@ def parse_class_index(path: str | Path) -> list[str]:
     for number, line in _lines(path):
         parts = line.split()
         where = f"{path}:{number}"
-        if len(parts) != 2 or not parts[0].isdigit():
+        if len(parts) != 2 or not _is_number(parts[0]):
             raise SplitListError(
                 f"{where}: expected '<1-based index> <ClassName>' (e.g. '1 ApplyEyeMakeup'), "
                 f"got {line!r}; fix or delete the line"
             )
         index, name = int(parts[0]), parts[1]
-        if index != len(names) + 1:
+        expected = len(names) + 1
+        if index > expected:
+            gap = f"{expected}" if index == expected + 1 else f"{expected}..{index - 1}"
             raise SplitListError(
-                f"{where}: class index {index} out of order (expected {len(names) + 1}) in "
+                f"{where}: class index {index} in {line!r} leaves a gap: {gap} missing; "
+                "classInd.txt must list 1..N in order, without gaps"
+            )
+        if index != expected:
+            raise SplitListError(
+                f"{where}: class index {index} out of order (expected {expected}) in "
                 f"{line!r}; classInd.txt must list 1..N in order"
             )
         if name in names:
@@ -151,6 +179,7 @@ def parse_split_list(path: str | Path, class_names: Sequence[str]) -> list[UCF10
     path = Path(path)
     label_of = {name: label for label, name in enumerate(class_names)}
     clips: list[UCF101Clip] = []
+    listed: dict[str, int] = {}  # path -> its line
     for number, line in _lines(path):
         where = f"{path}:{number}"
         parts = line.split()
@@ -173,11 +202,21 @@ def parse_split_list(path: str | Path, class_names: Sequence[str]) -> list[UCF10
                 f"{CLASS_INDEX}; fix the line or use the classInd.txt of the same release"
             )
         label = label_of[folder]
+        if rel in listed:
+            raise SplitListError(
+                f"{where}: {rel!r} is listed again (first on line {listed[rel]}); delete the repeat"
+            )
+        listed[rel] = number
         if len(parts) == 2:
-            if not parts[1].isdigit():
+            if not _is_number(parts[1]):
                 raise SplitListError(
                     f"{where}: the label must be a 1-based integer, got {parts[1]!r} in "
                     f"{line!r}; fix or delete the line"
+                )
+            if not 1 <= int(parts[1]) <= len(class_names):
+                raise SplitListError(
+                    f"{where}: label {parts[1]} of {line!r} is outside 1..{len(class_names)} "
+                    f"(the classes of {CLASS_INDEX}); fix the label"
                 )
             if int(parts[1]) != label + 1:
                 raise SplitListError(

@@ -16,14 +16,23 @@ as a ``(T, H, W, C)`` uint8 tensor, whichever decoder ``backend`` reads it (``da
 
 Both use FFmpeg's H.264 decoder, so they count the same frames at the same rate and return the
 same pixels up to the YUV->RGB conversion (see ``tests/test_video_backends.py`` for the measured
-agreement). Every failure is raised as :class:`VideoDecodeError`, whose message names the file and
-says what to do, so a dataset can skip a broken file without losing the run.
+agreement). Every failure is raised as :class:`VideoDecodeError`, whose message names the file, says
+in words what is wrong (no video stream, not a readable container, a stream that breaks after its
+first frames) and what to do, so a dataset can skip a broken file without losing the run; decord's
+and FFmpeg's own C++ log lines are silenced (``decord.logging.QUIET``), the error says it once.
+
+An :class:`EncodedVideo` holds the decoder's file and buffers until :meth:`EncodedVideo.close` (or
+the end of a ``with`` block): a PyAV container left to the garbage collector after a failed read
+kept ~0.6 MB per file alive (measured: 60 rounds over 8 files grew a process from 551 to 590 MB;
+closed, it stays flat), which a many-epoch run over a dataset with bad files would accumulate.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from types import TracebackType
 from typing import Any, Protocol
 
 import numpy as np
@@ -75,6 +84,10 @@ class _Reader(Protocol):
         """``(N, H, W, C)`` uint8 frames at sorted, unique, in-range ``indices``."""
         ...
 
+    def close(self) -> None:
+        """Release the file and the decoder's buffers."""
+        ...
+
 
 class EncodedVideo:
     """A video file opened for random access to its frames, by ``backend`` (``decord``/``pyav``).
@@ -84,6 +97,8 @@ class EncodedVideo:
     workers).
     """
 
+    _reader: _Reader | None
+
     def __init__(
         self,
         path: str | Path,
@@ -91,6 +106,7 @@ class EncodedVideo:
         num_threads: int = 1,
         backend: str = DEFAULT_DECODER,
     ) -> None:
+        self._reader = None
         self.path = Path(path)
         self.backend = check_decoder(backend)
         if not self.path.is_file():
@@ -100,15 +116,33 @@ class EncodedVideo:
         readers: dict[str, Callable[[Path, int | None, int], _Reader]]
         readers = {"decord": _DecordReader, "pyav": _PyAVReader, "torchcodec": _TorchCodecReader}
         try:
-            self._reader: _Reader = readers[backend](self.path, short_side, num_threads)
+            self._reader = readers[backend](self.path, short_side, num_threads)
         except VideoDecodeError:
             raise
         except Exception as err:  # decord's DECORDError, PyAV's FFmpegError, plain RuntimeErrors
-            raise VideoDecodeError(self.path, _first_line(err)) from err
+            raise VideoDecodeError(self.path, open_failure(err)) from err
         self.num_frames = self._reader.num_frames
         self.fps = self._reader.fps or 25.0
         if self.num_frames <= 0:
+            self.close()
             raise VideoDecodeError(self.path, "it holds no video frames")
+
+    def close(self) -> None:
+        """Release the decoder (its file, its buffers); safe to call twice."""
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            reader.close()
+
+    def __enter__(self) -> EncodedVideo:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
 
     @property
     def duration(self) -> float:
@@ -118,6 +152,8 @@ class EncodedVideo:
     def get_frames(self, indices: Sequence[int]) -> torch.Tensor:
         """Frames at ``indices`` (any order, repeats allowed, clamped to the video) as a
         ``(T, H, W, C)`` uint8 tensor; each distinct frame is decoded once, in sorted order."""
+        if self._reader is None:
+            raise ValueError(f"{self.path} was closed; open it again to read frames")
         idx = np.clip(np.asarray(indices, dtype=np.int64), 0, self.num_frames - 1)
         unique, inverse = np.unique(idx, return_inverse=True)
         try:
@@ -125,14 +161,29 @@ class EncodedVideo:
         except VideoDecodeError:
             raise
         except Exception as err:
-            raise VideoDecodeError(self.path, _first_line(err)) from err
+            span = (int(unique[0]), int(unique[-1]), self.num_frames)
+            raise VideoDecodeError(self.path, read_failure(err, *span)) from err
         return torch.from_numpy(frames[inverse.reshape(-1)])
+
+
+_decord_quiet = False
+
+
+def _quiet_decord() -> None:
+    """decord's and its FFmpeg's log lines off (once per process): our error says it once."""
+    global _decord_quiet
+    if not _decord_quiet:
+        import decord
+
+        decord.logging.set_level(decord.logging.QUIET)
+        _decord_quiet = True
 
 
 class _DecordReader:
     def __init__(self, path: Path, short_side: int | None, num_threads: int) -> None:
         import decord
 
+        _quiet_decord()
         width = height = -1
         if short_side is not None:
             probe = decord.VideoReader(str(path), num_threads=1)
@@ -149,6 +200,9 @@ class _DecordReader:
         frames: np.ndarray = self._reader.get_batch(indices).asnumpy()
         return frames
 
+    def close(self) -> None:
+        del self._reader
+
 
 class _PyAVReader:
     def __init__(self, path: Path, short_side: int | None, num_threads: int) -> None:
@@ -156,8 +210,19 @@ class _PyAVReader:
 
         self.path = path
         self._container = av.open(str(path))
+        try:
+            self._index(short_side, num_threads)
+        except BaseException:
+            self._container.close()
+            raise
+
+    def close(self) -> None:
+        self._container.close()
+
+    def _index(self, short_side: int | None, num_threads: int) -> None:
+        path = self.path
         if not self._container.streams.video:
-            raise VideoDecodeError(path, "it holds no video stream")
+            raise VideoDecodeError(path, NO_VIDEO_STREAM)
         self._stream = self._container.streams.video[0]
         self._stream.codec_context.thread_count = max(1, num_threads)
         # the packet index (demuxed, not decoded): presentation order and keyframes
@@ -257,6 +322,9 @@ class _TorchCodecReader:
         frames: np.ndarray = self._decoder.get_frames_at(indices).data.numpy()
         return frames
 
+    def close(self) -> None:
+        del self._decoder
+
 
 def _scaled(width: int, height: int, short_side: int) -> tuple[int, int]:
     scale = short_side / min(height, width)
@@ -266,3 +334,38 @@ def _scaled(width: int, height: int, short_side: int) -> tuple[int, int]:
 def _first_line(err: BaseException) -> str:
     text = str(err).strip().splitlines()
     return text[0] if text else type(err).__name__
+
+
+NO_VIDEO_STREAM = "it holds no video stream (an audio-only file?)"
+NOT_A_CONTAINER = "not a readable video file (a truncated download, or not a video at all)"
+# decord's C++ log prefix: "[08:40:18] /github/workspace/src/video/video_reader.cc:83: "
+_CPP_PREFIX = re.compile(r"\[\d\d:\d\d:\d\d\] \S+\.(?:cc|h|cpp):\d+: ")
+
+
+def _decoder_text(err: BaseException) -> str:
+    return _CPP_PREFIX.sub("", _first_line(err)).strip()
+
+
+def open_failure(err: BaseException) -> str:
+    """What an exception raised while opening a file means, in words (decord, PyAV, FFmpeg)."""
+    text = _decoder_text(err)
+    low = text.lower()
+    if "cannot find video stream" in low or "no video stream" in low:
+        return NO_VIDEO_STREAM
+    if "av_read_frame failed" in low or "partial file" in low:
+        return f"the file breaks off in the middle of its stream, a truncated download ({text})"
+    if "invalid data found" in low or low.startswith("error reading") or "moov atom" in low:
+        return NOT_A_CONTAINER
+    return text
+
+
+def read_failure(err: BaseException, first: int, last: int, num_frames: int) -> str:
+    """What an exception raised while decoding frames ``first..last`` of ``num_frames`` means."""
+    text = _decoder_text(err)
+    low = text.lower()
+    if "send_packet" in low or "sending packet" in low or "invalid data found" in low:
+        text = "corrupt data in the stream"
+    return (
+        f"decoding frames {first}-{last} of {num_frames} failed after the file opened: {text} "
+        "(a damaged or cut-off stream)"
+    )

@@ -1,6 +1,12 @@
 """LightningModules and callbacks around the plain networks of :mod:`deepvideo.models`."""
 
-from deepvideo.modules.callbacks import REGIMES, FreezeLayers, InputDropout, SaveVideoScores
+from deepvideo.modules.callbacks import (
+    REGIMES,
+    FreezeLayers,
+    InputDropout,
+    SaveVideoScores,
+    SeedEachStep,
+)
 from deepvideo.modules.run_stats import RunStats
 from deepvideo.modules.video_classifier import VideoClassifier
 
@@ -10,5 +16,6 @@ __all__ = [
     "InputDropout",
     "RunStats",
     "SaveVideoScores",
+    "SeedEachStep",
     "VideoClassifier",
 ]

@@ -20,15 +20,23 @@ dropout feeding ``fc6`` (top 3 regime) is a forward pre-hook on ``fc6``. None of
 state-dict keys, so transferred checkpoints load like any other.
 
 :class:`SaveVideoScores` writes ``video_scores.pt`` (:mod:`deepvideo.scores`) after testing.
+
+:class:`SeedEachStep` makes the random numbers of every training step (dropout) a function of the
+run's seed and the step alone, so that a run resumed from a checkpoint draws what the
+uninterrupted run drew (``src/train.py`` always adds it).
 """
 
 from __future__ import annotations
 
 import logging
+import random
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytorch_lightning as pl
+import torch
 import torch.nn.functional as F
 from pytorch_lightning.callbacks import BaseFinetuning, Callback
 from torch import Tensor, nn
@@ -39,7 +47,7 @@ from deepvideo.scores import write_video_scores
 
 log = logging.getLogger(__name__)
 
-__all__ = ["REGIMES", "FreezeLayers", "InputDropout", "SaveVideoScores"]
+__all__ = ["REGIMES", "FreezeLayers", "InputDropout", "SaveVideoScores", "SeedEachStep"]
 
 # The layers each regime trains (None: every layer).
 REGIMES: dict[str, tuple[str, ...] | None] = {
@@ -203,3 +211,32 @@ class SaveVideoScores(Callback):
             self.path, getattr(trainer, "datamodule", None), ids, probs, targets, model
         )
         log.info("video scores written to %s", self.path)
+
+
+# ------------------------------------------------------------------------- resumability
+class SeedEachStep(Callback):
+    """Before every training batch, seed torch (CPU and CUDA), NumPy and ``random`` from
+    (``seed``, epoch, batch index, process rank).
+
+    The global generators are otherwise a function of everything the process did since
+    ``seed_everything`` (how many batches, which loaders were created, whether it started from
+    a checkpoint), so a resumed run would draw other dropout masks than the uninterrupted one
+    from its first step on. Seeded per step, step ``s`` of epoch ``e`` draws the same numbers
+    whichever way the run got there. The data side (order, clips, crops) is seeded by epoch in
+    the loaders (:class:`deepvideo.data.datasets.EpochSampler`).
+    """
+
+    def __init__(self, seed: int) -> None:
+        self.seed = int(seed)
+
+    def step_seed(self, epoch: int, batch_idx: int, rank: int) -> int:
+        state = np.random.SeedSequence([self.seed, int(epoch), int(batch_idx), int(rank)])
+        return int(state.generate_state(1, np.uint64)[0]) >> 1
+
+    def on_train_batch_start(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int
+    ) -> None:
+        seed = self.step_seed(trainer.current_epoch, batch_idx, trainer.global_rank)
+        torch.manual_seed(seed)
+        np.random.seed(seed % 2**32)  # noqa: NPY002 (the legacy global generator, if used)
+        random.seed(seed)

@@ -16,6 +16,14 @@ A network with per-frame outputs (``net.frame_outputs``: the deep LSTM of Ng et 
 frame with the gain ``g`` rising linearly from 0 to 1 over the frames (Sec. 3.3, "LSTM Training"),
 and evaluation turns the per-frame softmax into one score per example by ``frame_rule``, one of
 Sec. 3.3's four inference rules (``last``, ``max``, ``sum``, ``weighted``).
+
+Broken files (:mod:`deepvideo.data.faults`): every batch carries the ``failures`` its samples met
+and a ``valid`` flag per sample. The module hands the failures to the DataModule's ``FaultLog``
+(reported once per file; ``data.strict=true`` stops the run there), counts them per split
+(``train/``, ``val/``, ``test/skipped_videos`` and their sum ``data/skipped_videos``, logged and so
+in ``metrics.json``), and leaves invalid samples out of the loss and out of every metric: a video
+that never decoded is not a video of the video-level metrics (``test/videos`` counts those that
+are), and is never scored as zeros or as another video.
 """
 
 from __future__ import annotations
@@ -29,7 +37,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from deepvideo.metrics import VideoLevelMetrics, hits_at_k
+from deepvideo.data.faults import FaultLog
+from deepvideo.metrics import SkippedVideos, VideoLevelMetrics, hits_at_k
 from deepvideo.models.lstm import INFERENCE_RULES, combine_frames, frame_gains
 from deepvideo.modules.schedules import make_scheduler
 
@@ -61,6 +70,9 @@ def lr_scaling_factor(
     if rule == "none":
         return 1.0
     return world_size * batch_size * accumulate / reference_batch
+
+
+STAGES = ("train", "val", "test")
 
 
 class VideoClassifier(pl.LightningModule):
@@ -112,6 +124,9 @@ class VideoClassifier(pl.LightningModule):
         self.loss_name = loss
         self.val_metrics = VideoLevelMetrics(top_k)
         self.test_metrics = VideoLevelMetrics(top_k)
+        # distinct broken videos met per split, over the whole run (each epoch meets them again)
+        self.skipped = nn.ModuleDict({f"{stage}_split": SkippedVideos() for stage in STAGES})
+        self._faults = FaultLog()  # used when no DataModule brings its own
         # Set by the training entry point; stored in every checkpoint so eval/predict can rebuild
         # the exact network and data pipeline from the checkpoint alone.
         self.run_config: dict[str, Any] = {}
@@ -172,12 +187,57 @@ class VideoClassifier(pl.LightningModule):
         probs = logits.float().softmax(-1)
         return combine_frames(probs, self.frame_rule) if probs.ndim == 3 else probs
 
-    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+    def fault_log(self) -> FaultLog:
+        """The attached DataModule's record of broken files (``data.strict`` lives there)."""
+        trainer = getattr(self, "_trainer", None)
+        faults = getattr(getattr(trainer, "datamodule", None), "faults", None)
+        return faults if isinstance(faults, FaultLog) else self._faults
+
+    def note_failures(self, batch: dict[str, Any], stage: str) -> dict[str, Any] | None:
+        """Report and count the batch's broken files; the batch without its invalid samples
+        (``None`` when none is left)."""
+        failures = batch.get("failures") or []
+        if failures:
+            self.fault_log().record(stage, failures)
+            index = torch.tensor([int(f[0]) for f in failures], device=self.device)
+            self.counter(stage).update(index)
+        valid = batch.get("valid")
+        if valid is None or bool(valid.all()):
+            return batch
+        keep = valid.bool()
+        if not bool(keep.any()):
+            return None
+        return {
+            k: v[keep] if torch.is_tensor(v) and v.shape[:1] == keep.shape else v
+            for k, v in batch.items()
+        }
+
+    def counter(self, stage: str) -> SkippedVideos:
+        """The distinct broken videos met in ``stage`` so far."""
+        counter = self.skipped[f"{stage}_split"]
+        assert isinstance(counter, SkippedVideos)
+        return counter
+
+    def skipped_videos(self) -> dict[str, torch.Tensor]:
+        """``<stage>/skipped_videos`` for every split met so far, and their sum."""
+        counts = {s: self.counter(s).compute() for s in STAGES if self.counter(s).update_count}
+        out = {f"{s}/skipped_videos": n for s, n in counts.items()}
+        out["data/skipped_videos"] = sum(counts.values(), torch.tensor(0.0))
+        return out
+
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor | None:
+        kept = self.note_failures(batch, "train")
+        if kept is None:  # no sample of the batch decoded: nothing to learn from
+            return None
+        batch = kept
         logits = self(batch["video"])
         loss = self.loss(logits.float(), batch["label"])
         hit = hits_at_k(self.scores(logits.detach()), batch["label"], 1).float().mean()
-        self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=True)
-        self.log("train/clip_hit@1", hit, prog_bar=True, on_step=False, on_epoch=True)
+        size = len(batch["label"])
+        self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=True, batch_size=size)
+        self.log(
+            "train/clip_hit@1", hit, prog_bar=True, on_step=False, on_epoch=True, batch_size=size
+        )
         return loss
 
     def clip_probabilities(self, video: torch.Tensor) -> torch.Tensor:
@@ -187,29 +247,55 @@ class VideoClassifier(pl.LightningModule):
         b, v = video.shape[:2]
         return self.scores(self(video.flatten(0, 1))).view(b, v, -1).mean(1)
 
-    def _eval_step(self, batch: dict[str, torch.Tensor], metrics: VideoLevelMetrics) -> None:
-        probs = self.clip_probabilities(batch["video"])
-        metrics.update(probs, batch["label"], batch["video_index"], batch.get("valid"))
+    def _eval_step(self, batch: dict[str, Any], stage: str, metrics: VideoLevelMetrics) -> None:
+        kept = self.note_failures(batch, stage)
+        if kept is None:  # every clip of the batch is of a broken video: nothing to score
+            return
+        probs = self.clip_probabilities(kept["video"])
+        metrics.update(probs, kept["label"], kept["video_index"])
 
-    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
-        self._eval_step(batch, self.val_metrics)
+    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        self._eval_step(batch, "val", self.val_metrics)
 
-    def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
-        self._eval_step(batch, self.test_metrics)
+    def test_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        self._eval_step(batch, "test", self.test_metrics)
 
     def _log_metrics(self, stage: str, metrics: VideoLevelMetrics) -> None:
         # gathered from every process under DDP (each video once, with all its clips)
         values = metrics.compute()
-        counts = {k: values.pop(k) for k in ("videos", "clips", "skipped_clips", "skipped_videos")}
+        # the metric's own count of videos left out (no valid clip) gives way to the fault
+        # log's per-split count of files that failed (the same videos, and training's too)
+        values.pop("skipped_videos", None)
+        counts = {k: values.pop(k) for k in ("videos", "clips", "skipped_clips")}
         # the values are already the same on every process: sync_dist averages equal numbers
         # (exact), and tells Lightning they are global
         self.log_dict(
             {f"{stage}/{k}": v for k, v in values.items()}, prog_bar=stage == "val", sync_dist=True
         )
         self.log_dict({f"{stage}/{k}": v for k, v in counts.items()}, sync_dist=True)
+        skipped = self.skipped_videos()
+        self.log(f"{stage}/skipped_videos", skipped.get(f"{stage}/skipped_videos", 0.0))
         if stage == "test":
             self.last_test_scores = metrics.video_scores()
+            self.log("data/skipped_videos", skipped["data/skipped_videos"])
         metrics.reset()
+
+    def _start_counting(self, stage: str) -> None:
+        self.counter(stage).update(torch.zeros(0, dtype=torch.long, device=self.device))
+
+    def on_train_epoch_start(self) -> None:
+        self._start_counting("train")
+
+    def on_validation_epoch_start(self) -> None:
+        self._start_counting("val")
+
+    def on_test_epoch_start(self) -> None:
+        self._start_counting("test")
+
+    def on_train_epoch_end(self) -> None:
+        skipped = self.skipped_videos()
+        self.log("train/skipped_videos", skipped.get("train/skipped_videos", 0.0))
+        self.log("data/skipped_videos", skipped["data/skipped_videos"])
 
     def on_validation_epoch_end(self) -> None:
         self._log_metrics("val", self.val_metrics)
@@ -276,4 +362,50 @@ class VideoClassifier(pl.LightningModule):
         }
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint["deepvideo"] = {"config": self.run_config, "class_names": self.class_names}
+        checkpoint["deepvideo"] = {
+            "config": self.run_config,
+            "class_names": self.class_names,
+            "epoch_end": self._epoch_end_state(),
+        }
+
+    def _epoch_end_state(self) -> dict[str, Any] | None:
+        """At the end of an epoch (where the checkpoints are written): the epoch and the value of
+        the monitored metric, which the epoch's LR-scheduler step is about to use."""
+        trainer = getattr(self, "_trainer", None)
+        if trainer is None or not trainer.fit_loop.epoch_loop.batch_progress.is_last_batch:
+            return None
+        value = trainer.callback_metrics.get(self.monitor)
+        return {
+            "epoch": int(trainer.current_epoch),
+            "monitor": None if value is None else float(value),
+        }
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self._resumed_epoch_end = (checkpoint.get("deepvideo") or {}).get("epoch_end")
+
+    def on_train_start(self) -> None:
+        """Resuming from an end-of-epoch checkpoint: take the LR-scheduler step of that epoch.
+
+        Lightning writes epoch-end checkpoints before it steps the epoch's schedulers, and on
+        resume it skips that step ("metric-based schedulers require access to metrics and those
+        are not currently saved in the checkpoint"), so a resumed ReduceLROnPlateau would count
+        one epoch less than the uninterrupted run and could lower the rate an epoch later. The
+        checkpoint holds the epoch's monitored value (:meth:`on_save_checkpoint`): the step is
+        taken here, once, if the scheduler has not taken it.
+        """
+        state = getattr(self, "_resumed_epoch_end", None)
+        self._resumed_epoch_end = None
+        if not state:
+            return
+        for config in self.trainer.lr_scheduler_configs:
+            scheduler = config.scheduler
+            if (
+                config.interval != "epoch"
+                or getattr(scheduler, "last_epoch", None) != state["epoch"]
+            ):
+                continue
+            if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+                if state["monitor"] is not None:
+                    scheduler.step(state["monitor"])
+            else:
+                scheduler.step()

@@ -86,6 +86,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="reuse the manifest's finished runs and train the others",
     )
     parser.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="training runs at a time (default 1; each run's wall time then shares the machine)",
+    )
+    parser.add_argument(
         "--throughput-steps", type=int, default=20, help="timed SGD steps per model (default 20)"
     )
     parser.add_argument("--no-ensemble", action="store_true", help="leave out the CNN average row")
@@ -100,6 +106,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--epochs must be >= 1")
     if args.seeds is not None and args.seeds < 1:
         parser.error("--seeds must be >= 1")
+    if args.jobs < 1:
+        parser.error("--jobs must be >= 1")
     if any(o.lstrip("+").split("=", 1)[0] == "seed" for o in overrides):
         parser.error("the report passes seed=S to every run itself: use --seeds N")
     logging.basicConfig(
@@ -115,6 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         epochs=args.epochs,
         skip_train=args.skip_train,
         resume=args.resume,
+        jobs=args.jobs,
         overrides=overrides,
         throughput_steps=args.throughput_steps,
         ensemble=not args.no_ensemble,

@@ -387,7 +387,8 @@ def test_figures_are_written_as_png(tiny_runs: dict[str, Path], tmp_path: Path) 
 
 def test_report_script_trains_the_missing_rows(tiny_runs: dict[str, Path], tmp_path: Path) -> None:
     """``--resume --seeds 2`` reuses the manifest's runs and trains the other row at each seed
-    with ``src/train.py`` (``seed=S``); the cells aggregate the seeds, the ensemble is per seed."""
+    with ``src/train.py`` (``seed=S``), two at a time (``--jobs 2``); the cells aggregate the
+    seeds, the ensemble is per seed."""
     out = tmp_path / "table1.md"
     single = str(tiny_runs["single_frame"])
     # (the fixture's one run stands for both seeds of the single frame, to train only one row)
@@ -410,6 +411,8 @@ def test_report_script_trains_the_missing_rows(tiny_runs: dict[str, Path], tmp_p
         str(tmp_path / "logs"),
         "--throughput-steps",
         "1",
+        "--jobs",
+        "2",
         "debug=limit",
         f"data.root={root}",
         *TINY,
@@ -418,7 +421,7 @@ def test_report_script_trains_the_missing_rows(tiny_runs: dict[str, Path], tmp_p
     assert script.main(args) == 0
     written = json.loads(out.with_suffix(".json").read_text())
     runs = written["runs"]
-    assert written["seeds"] == [0, 1]
+    assert written["seeds"] == [0, 1] and written["jobs"] == 2
     assert [runs["table1_single_frame"][s]["run_dir"] for s in ("0", "1")] == [single, single]
     for seed in (0, 1):
         late = Path(runs["table1_late_fusion"][str(seed)]["run_dir"])
@@ -436,6 +439,7 @@ def test_report_script_trains_the_missing_rows(tiny_runs: dict[str, Path], tmp_p
     rows = {line.split("|")[1].strip(): line for line in first_table(text)}
     assert " ± " in rows["Late Fusion"] and " ± " in rows["CNN Average (Single+Late)"]
     assert "- **Seeds**: 0, 1: " in text
+    assert "2 runs trained at a time (`--jobs`)" in text
     assert f"- **Precision**: `{precision}`: Late Fusion; not recorded: Single-Frame" in text
     assert "Video Hit@1 (%) by class group" in text
     assert "Findings at 2 seeds" in text

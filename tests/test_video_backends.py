@@ -174,10 +174,10 @@ def test_a_broken_video_in_a_batch_is_replaced_clip_by_clip(
 
 def test_read_batches_hold_whole_videos_and_deal_one_clip_per_video() -> None:
     sampler = VideoClipsBatchSampler(num_videos=5, clips_per_video=4, videos_per_batch=2)
-    draws = list(sampler)
-    assert len(draws) == len(sampler) == 3 and [len(r) for r in draws] == [8, 8, 4]
-    assert len({seed for r in draws for _, seed in r}) == 1  # one draw seed per epoch
-    reads = [[i for i, _ in r] for r in draws]
+    reads = list(sampler)
+    assert len(reads) == len(sampler) == 3 and [len(r) for r in reads] == [8, 8, 4]
+    keyed = VideoClipsBatchSampler(5, 4, 2, seed=3, epoch=2)
+    assert {e for r in keyed for e, _ in r} == {2}  # (epoch, index) keys with a seed
     assert sorted(i for r in reads for i in r) == list(range(20))  # every clip of the epoch once
     for read in reads:  # video-major: the 4 clips of each video in a row
         for v in range(0, len(read), 4):
@@ -213,8 +213,8 @@ def test_read_batches_hold_whole_videos_and_deal_one_clip_per_video() -> None:
 def test_every_epoch_draws_new_clips_whatever_the_workers(
     videos: list[Path], together: bool
 ) -> None:
-    """Each epoch's clips (start, crop, flip) come from the sampler's per-epoch seed: new clips
-    every epoch, the same run with 0 or 2 DataLoader workers, reproducible from torch's seed."""
+    """Each epoch's clips (start, crop, flip) come from (seed, epoch, item): new clips every
+    epoch, the same run with 0 or 2 DataLoader workers."""
     import hashlib
 
     from deepvideo.data.datamodule import collate_samples, training_loader
@@ -230,18 +230,20 @@ def test_every_epoch_draws_new_clips_whatever_the_workers(
     )
 
     def epochs(workers: int) -> list[list[tuple[int, str]]]:
-        torch.manual_seed(0)
         loader = training_loader(
             data,
             4,
             together,
             False,
+            seed=0,
             num_workers=workers,
             collate_fn=collate_samples,
             persistent_workers=workers > 0,
         )
+        order = loader.batch_sampler if together else loader.sampler
         out = []
-        for _ in range(3):
+        for epoch in range(3):
+            order.set_epoch(epoch)  # as Lightning does at the start of every epoch
             out.append(
                 sorted(
                     (int(v), hashlib.sha1(x.numpy().tobytes()).hexdigest())

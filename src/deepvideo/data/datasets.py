@@ -445,7 +445,7 @@ def deal_read_batch(batch: dict[str, Any], clips_per_video: int) -> list[dict[st
     """A collated read batch (``V`` videos x ``k`` clips, video-major) as ``k`` batches, batch
     ``j`` holding clip ``j`` of every video (rows ``j, k + j, 2k + j, ...``). The batch's
     ``failures`` (files that failed while it was read) travel with the first of them, once."""
-    rows = len(batch["label"])
+    rows = len(next(v for k, v in batch.items() if k != "failures"))
     if rows % clips_per_video:
         raise ValueError(f"a read batch of {rows} clips is not a multiple of {clips_per_video}")
     dealt = []

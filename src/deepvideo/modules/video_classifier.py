@@ -348,6 +348,9 @@ class VideoClassifier(pl.LightningModule):
         interval = "epoch"
         if getattr(self.scheduler_factory, "func", None) is make_scheduler:
             # the recipes' schedules (data.recipe.schedule): a per-step one needs the run's length
+            if self._trainer is None:
+                # built outside a Trainer (to inspect the optimizer): no run length to schedule
+                return {"optimizer": optimizer}
             total = int(self.trainer.estimated_stepping_batches)
             epochs = self.trainer.max_epochs or 1
             per_epoch = max(1, total // epochs) if epochs > 0 else total

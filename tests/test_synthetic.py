@@ -242,11 +242,18 @@ def _motion_only(layout: str) -> list[int]:
     return [i for i, c in enumerate(S.class_list(layout)) if c.group == "motion"]
 
 
-@pytest.mark.parametrize("layout", S.LAYOUTS)
-def test_motion_only_classes_share_single_frame_statistics(layout):
+@pytest.mark.parametrize(
+    "layout, drift",
+    [
+        *((layout, {}) for layout in S.LAYOUTS),
+        ("sports1m", {"drift_radius": 0.3, "drift_speed": 1.5}),
+    ],
+)
+def test_motion_only_classes_share_single_frame_statistics(layout, drift):
     """Where the object is (and how it is turned) in a frame is class-independent among the
-    motion-only classes, while its frame-to-frame displacement is not."""
-    config = S.SyntheticConfig(layout=layout)
+    motion-only classes, while its frame-to-frame displacement is not; also with a wider drift
+    disc and faster drifts (``hover`` keeps its object in the same disc)."""
+    config = S.SyntheticConfig(layout=layout, **drift)
     rng = np.random.default_rng(0)
     videos = 400
     singles, steps, appearance = {}, {}, {}

@@ -65,7 +65,7 @@ SHORT_CLIP_FRAMES = 10
 LONG_FIELDS = ("event_min_seconds", "event_max_seconds", "min_gap_seconds")
 # fields added later, in params() only when set away from the value every earlier dataset used,
 # so that datasets generated before them still match their configs
-LATER_FIELDS = {"drift_radius": 0.2}
+LATER_FIELDS = {"drift_radius": 0.2, "drift_speed": 1.0}
 
 
 @dataclass
@@ -93,6 +93,8 @@ class SyntheticConfig:
     # a drifting object wraps around inside a disc of this radius (a fraction of the short side)
     # about its motion centre: the larger, the rarer a wrap inside a clip
     drift_radius: float = 0.2
+    # a multiplier of every drift speed of the catalogue (DRIFT, SLOW, FAST short sides a second)
+    drift_speed: float = 1.0
     jitter_px: int = 3
     texture_amplitude: float = 36.0
     min_distractors: int = 1
@@ -133,6 +135,8 @@ class SyntheticConfig:
             problems.append("need ucf_groups >= 6 and 1 <= ucf_min_clips <= ucf_max_clips <= 99")
         if not 0 < self.drift_radius <= 0.45:
             problems.append(f"drift_radius must be in (0, 0.45], got {self.drift_radius}")
+        if not 0 < self.drift_speed <= 4:
+            problems.append(f"drift_speed must be in (0, 4], got {self.drift_speed}")
         if self.jitter_px < 0 or self.gop_seconds <= 0:
             problems.append("need jitter_px >= 0 and gop_seconds > 0")
         if self.layout == LONG and self.fps > 0:

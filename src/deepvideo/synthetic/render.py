@@ -114,7 +114,7 @@ def _motion(
         # A point uniform in the disc, in (along, across) coordinates of the drift direction.
         along0, across = _uniform_disc(rng, radius)
         half = math.sqrt(max(radius**2 - across**2, 0.0))
-        speed = rng.uniform(*motion.speed) * side / fps  # pixels per frame
+        speed = rng.uniform(*motion.speed) * config.drift_speed * side / fps  # px per frame
         along = _wrap(along0 + speed * t, half) if half > 0 else zeros
         angle = math.radians(
             180.0 - motion.direction if _mirrored(motion, rng) else motion.direction
@@ -127,7 +127,8 @@ def _motion(
         omega = math.radians(rng.uniform(*motion.speed)) / fps * sign
         return zeros + x, zeros + y, omega * t
     if motion.kind == "hover":
-        x, y = _uniform_disc(rng, 0.2 * side)
+        # the disc a drift wraps in: every motion-only class has the same frame distribution
+        x, y = _uniform_disc(rng, config.drift_radius * side)
         return zeros + x, zeros + y, zeros
     if motion.kind == "oscillate":
         amplitude = 0.15 * side

@@ -20,7 +20,9 @@ Content
     plain, random colour and orientation) and the classes differ ONLY in motion: drift direction
     and/or speed, or no motion at all (``hover``). The motion is a wrap-around drift designed so
     that **the distribution of any single frame is identical across the motion-only classes**:
-    the object's offset from its centre is drawn uniformly in a disc of radius ``0.2 S``, then it
+    the object's offset from its centre is drawn uniformly in a disc of radius ``drift_radius``
+    (``0.2 S``; the default benchmark of ``conf/data/synthetic.yaml`` uses ``0.3 S`` and drifts
+    ``drift_speed`` = 1.5x the catalogue's speeds, so that a clip holds fewer wraps), then it
     moves along the class direction at constant speed and wraps around inside the chord of that
     disc it lies on. The offset is uniform on the chord given the perpendicular coordinate, a
     wrap-around shift keeps it uniform, so at every frame the offset is uniform on the disc,

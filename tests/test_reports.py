@@ -572,3 +572,19 @@ def test_precision_and_group_hits_of_a_run(tmp_path: Path) -> None:
     groups = {"a": "motion", "b": "appearance", "c": "appearance", "d": "both"}
     hits, counts = group_video_hits(scores, targets, ["a", "b", "c"], groups)
     assert hits == {"motion": 0.5, "appearance": 0.5} and counts == {"motion": 2, "appearance": 2}
+
+
+def test_two_generated_copies_of_one_dataset_are_one_dataset(tmp_path: Path) -> None:
+    """Ensemble members trained on copies of one generated set (same generator, version and
+    parameters, other paths) share a dataset; other parameters or no manifest do not."""
+    from deepvideo.reports.ensemble import same_dataset
+
+    record = {"generator": "deepvideo", "version": "3", "layout": "sports1m", "seed": 0}
+    for name, params in (("a", {"drift_speed": 1.5}), ("b", {"drift_speed": 1.5}), ("c", {})):
+        (tmp_path / name).mkdir()
+        manifest = {**record, "params": params, "created": name}
+        (tmp_path / name / "manifest.json").write_text(json.dumps(manifest))
+    assert same_dataset(tmp_path / "a", tmp_path / "b")
+    assert not same_dataset(tmp_path / "a", tmp_path / "c")
+    assert not same_dataset(tmp_path / "a", tmp_path / "missing")
+    assert same_dataset(tmp_path / "missing", tmp_path / "missing")

@@ -145,16 +145,27 @@ def load_members(ckpt_paths: Sequence[str | Path] | Mapping[str, str | Path]) ->
     return members
 
 
+def same_dataset(a: object, b: object) -> bool:
+    """Whether two data roots hold one dataset: the same path, or two generated copies whose
+    manifests record the same generator, version and parameters."""
+    if str(a) == str(b):
+        return True
+    from deepvideo.synthetic.generate import read_manifest
+
+    ma, mb = read_manifest(str(a)), read_manifest(str(b))
+    keys = ("generator", "version", "layout", "seed", "params")
+    return ma is not None and mb is not None and all(ma.get(k) == mb.get(k) for k in keys)
+
+
 def ensemble_clip(members: Sequence[Member]) -> EnsembleClip:
     """The consecutive-frame clip covering every member's clip, at the largest crop size."""
     first = members[0].run.data
     for m in members[1:]:
         d = m.run.data
-        if (d.get("_target_"), str(d.get("root")), int(d.num_classes)) != (
+        if (d.get("_target_"), int(d.num_classes)) != (
             first.get("_target_"),
-            str(first.get("root")),
             int(first.num_classes),
-        ):
+        ) or not same_dataset(d.get("root"), first.get("root")):
             raise ValueError(
                 f"ensemble members must share one dataset: {members[0].name} was trained on "
                 f"{first.get('root')}, {m.name} on {d.get('root')}"

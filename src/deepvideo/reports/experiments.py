@@ -16,7 +16,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -175,3 +175,23 @@ def short_path(path: Path | str) -> str:
         return str(Path(path).resolve().relative_to(PROJECT_ROOT.resolve()))
     except ValueError:
         return str(path)
+
+
+# The JSON manifest every report keeps next to its markdown (the runs, their seeds, timings)
+def manifest_path(out: Path) -> Path:
+    """The JSON manifest next to the table (``table1_synthetic.md`` -> ``.json``)."""
+    return Path(out).with_suffix(".json")
+
+
+def load_manifest(out: Path) -> dict[str, Any]:
+    """The manifest next to the table ``out`` (empty when there is none)."""
+    path = manifest_path(out)
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def write_manifest(out: Path, manifest: Mapping[str, Any]) -> Path:
+    """Write the manifest next to the table ``out``; its path."""
+    path = manifest_path(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n")
+    return path

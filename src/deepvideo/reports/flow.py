@@ -34,7 +34,9 @@ from deepvideo.reports.experiments import (
     resolve_run_dir,
     short_path,
     train_experiment,
+    write_manifest,
 )
+from deepvideo.reports.experiments import manifest_path as manifest_file
 from deepvideo.reports.seeds import (
     finding_line,
     run_precision,
@@ -138,7 +140,7 @@ def _overrides(
 def run_flow_report(opts: FlowReportOptions) -> Path:
     """Train (or reuse) every run at every seed, fuse the streams, write the markdown report
     and a JSON manifest of the runs next to it (``--skip-train`` rebuilds from it)."""
-    manifest_path = opts.out.with_suffix(".json")
+    manifest_path = manifest_file(opts.out)
     manifest: dict[str, Any] = {}
     if (opts.skip_train or opts.resume) and manifest_path.is_file():
         manifest = json.loads(manifest_path.read_text())
@@ -177,13 +179,11 @@ def run_flow_report(opts: FlowReportOptions) -> Path:
         log.info("seed %d: training %s", seed, name)
         record = train_experiment(None, run_dir, opts.epochs, overrides, log_name=LOG_NAME)
         entries[name] = {"run_dir": short_path(run_dir), "wall_s": record.wall_s}
-        opts.out.parent.mkdir(parents=True, exist_ok=True)
-        manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
+        write_manifest(opts.out, manifest)
     if not opts.skip_train:
         manifest["wall_s"] = manifest.get("wall_s", 0.0) + (time.perf_counter() - start)
     results = collect(manifest, [m for m in MODELS if m in opts.models])
-    opts.out.parent.mkdir(parents=True, exist_ok=True)
-    manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
+    write_manifest(opts.out, manifest)
     opts.out.write_text(markdown_report(results, manifest))
     log.info("report written to %s", opts.out)
     return opts.out

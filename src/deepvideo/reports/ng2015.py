@@ -42,7 +42,9 @@ from deepvideo.reports.experiments import (
     resolve_run_dir,
     short_path,
     train_experiment,
+    write_manifest,
 )
+from deepvideo.reports.experiments import manifest_path as manifest_file
 from deepvideo.reports.seeds import (
     SeedDifference,
     finding_line,
@@ -263,7 +265,7 @@ def _rule_metrics(run_dir: Path) -> dict[str, dict[str, float]]:
 
 def run_ng2015(opts: Ng2015Options) -> Path:
     """Train (or reuse) every run at every seed, then write the markdown report."""
-    manifest_path = opts.out.with_suffix(".json")
+    manifest_path = manifest_file(opts.out)
     manifest: dict[str, Any] = {}
     if (opts.skip_train or opts.resume) and manifest_path.is_file():
         manifest = json.loads(manifest_path.read_text())
@@ -291,13 +293,11 @@ def run_ng2015(opts: Ng2015Options) -> Path:
             done[run.name] = run_dir
             if run.name.startswith("lstm"):
                 _rule_metrics(run_dir)  # evaluated now, reused (cached) by the report
-            opts.out.parent.mkdir(parents=True, exist_ok=True)
-            manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
+            write_manifest(opts.out, manifest)
     if not opts.skip_train:
         manifest["wall_s"] = manifest.get("wall_s", 0.0) + (time.perf_counter() - start)
     results = _collect(manifest, runs)
-    opts.out.parent.mkdir(parents=True, exist_ok=True)
-    manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
+    write_manifest(opts.out, manifest)
     opts.out.write_text(markdown_report(results, manifest))
     log.info("report written to %s", opts.out)
     return opts.out

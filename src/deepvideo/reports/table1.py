@@ -54,10 +54,13 @@ from deepvideo.reports.ensemble import (
 from deepvideo.reports.experiments import (
     PROJECT_ROOT,
     RunRecord,
+    load_manifest,
+    manifest_path,
     read_metrics,
     resolve_run_dir,
     short_path,
     train_experiment,
+    write_manifest,
 )
 from deepvideo.reports.seeds import group_video_hits, scores_override
 from deepvideo.reports.seeds import run_precision as log_precision
@@ -97,25 +100,6 @@ LOG_NAME = "report_table1.log"
 
 
 # --------------------------------------------------------------------------------- manifest
-def manifest_path(out: Path) -> Path:
-    """The JSON manifest next to the table (``table1_synthetic.md`` -> ``.json``)."""
-    return Path(out).with_suffix(".json")
-
-
-def load_manifest(out: Path) -> dict[str, Any]:
-    """The manifest next to the table ``out`` (empty when there is none)."""
-    path = manifest_path(out)
-    return json.loads(path.read_text()) if path.is_file() else {}
-
-
-def write_manifest(out: Path, manifest: Mapping[str, Any]) -> Path:
-    """Write the manifest next to the table ``out``; its path."""
-    path = manifest_path(out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n")
-    return path
-
-
 def runs_by_seed(manifest: Mapping[str, Any]) -> dict[str, dict[int, dict[str, Any]]]:
     """The manifest's runs as experiment -> seed -> entry (``run_dir``, ``wall_s``, ...).
 

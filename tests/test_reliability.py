@@ -21,7 +21,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from types import ModuleType
+from types import ModuleType, SimpleNamespace
 from typing import BinaryIO
 
 import pytest
@@ -33,11 +33,14 @@ from hypothesis import strategies as st
 from conftest import FAST, ROOT, compose_config, tiny_overrides
 from deepvideo.checkpoint import AtomicCheckpointIO
 from deepvideo.cli import run_or_exit
+from deepvideo.data import build_datamodule
+from deepvideo.data.datasets import drawn_epoch
 from deepvideo.data.faults import check_videos, read_bad_list
 from deepvideo.data.sports1m import PartitionFormatError, parse_partition
 from deepvideo.data.ucf101 import SplitListError, parse_class_index, parse_split_list
 from deepvideo.data.video import EncodedVideo, VideoDecodeError
 from deepvideo.errors import ConfigError
+from deepvideo.modules import SeedEachStep
 from deepvideo.synthetic.faults import BROKEN, FAULTS, faulty_copy, write_fault
 from deepvideo.training import resume_checkpoint, train
 
@@ -530,6 +533,43 @@ def test_ckpt_path_last_resolves_to_the_run_to_resume(
     missing = compose_config("train", [f"ckpt_path={tmp_path / 'no.ckpt'}"], tmp_path)
     with pytest.raises(ConfigError, match="no.ckpt does not exist"):
         resume_checkpoint(missing)
+
+
+@pytest.mark.parametrize("together", [False, True])
+def test_a_resumed_run_draws_the_checkpoint_epoch_before_its_loops_are_restored(
+    tiny_root: Path, tmp_path: Path, together: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Resuming with a per-step schedule, Lightning builds the training loader and its first
+    iterator before it restores its loops (configure_optimizers' estimated_stepping_batches;
+    Lightning #20550): the loader must start at the checkpoint's epoch from the DataModule's own
+    state, or the resumed epoch repeats epoch 0's batches. A loader that still got it wrong is
+    said so at the start of the epoch."""
+    overrides = [
+        *tiny_overrides(tiny_root),
+        "data.train_clips_per_video=2",
+        f"data.train_clips_together={str(together).lower()}",
+    ]
+    cfg = compose_config("train", overrides, tmp_path)
+
+    def order(loader: object) -> list:
+        keys = loader.batch_sampler if together else loader.sampler  # type: ignore[attr-defined]
+        return list(keys)
+
+    fresh = build_datamodule(cfg.data, stage="fit")
+    assert fresh.state_dict() == {}  # no trainer: nothing to resume
+    uninterrupted = fresh.train_dataloader()
+    uninterrupted.batch_sampler.set_epoch(2) if together else uninterrupted.sampler.set_epoch(2)
+    resumed_dm = build_datamodule(cfg.data, stage="fit")
+    resumed_dm.load_state_dict({"train_epoch": 2})  # what Lightning restores first
+    resumed = resumed_dm.train_dataloader()
+    assert order(resumed) == order(uninterrupted) != order(fresh.train_dataloader())
+    assert drawn_epoch(resumed) == 2
+    check = SeedEachStep(0)
+    with caplog.at_level(logging.WARNING, logger="deepvideo.modules.callbacks"):
+        check.on_train_epoch_start(SimpleNamespace(train_dataloader=resumed, current_epoch=2), None)
+        assert "reads the batches drawn" not in caplog.text
+        check.on_train_epoch_start(SimpleNamespace(train_dataloader=resumed, current_epoch=3), None)
+    assert "training epoch 3 reads the batches drawn for epoch 2" in caplog.text
 
 
 def cli(args: Sequence[str], timeout: int = 600) -> subprocess.CompletedProcess:

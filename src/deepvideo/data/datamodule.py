@@ -174,6 +174,9 @@ class VideoDataModule(pl.LightningDataModule, abc.ABC):
         )
         self.train_clips_per_video = train_clips_per_video
         self.train_clips_together = bool(train_clips_together)
+        # the training epoch of the checkpoint being resumed (load_state_dict), known before
+        # Lightning restores its loops
+        self._resumed_epoch = 0
         self.decoder = check_decoder(decoder)
         crop = int(clip.get("crop_size", sizes["crop"]))
         resize = int(clip.get("resize", sizes["resize"]))
@@ -348,13 +351,31 @@ class VideoDataModule(pl.LightningDataModule, abc.ABC):
             **self._loader_args(),
         )
 
+    def _epoch_processed(self) -> int | None:
+        trainer = getattr(self, "trainer", None)
+        progress = getattr(getattr(trainer, "fit_loop", None), "epoch_progress", None)
+        return None if progress is None else int(progress.current.processed)
+
     def _starting_epoch(self) -> int:
         """The epoch a training loader built now starts at: the one Lightning's next
         ``set_epoch`` will pass (its ``epoch_progress.current.processed``; a resumed run's, whose
-        ``current_epoch`` still reads one less while the loader is built), 0 without a trainer."""
-        trainer = getattr(self, "trainer", None)
-        progress = getattr(getattr(trainer, "fit_loop", None), "epoch_progress", None)
-        return int(progress.current.processed) if progress is not None else 0
+        ``current_epoch`` still reads one less while the loader is built), 0 without a trainer.
+
+        A run resumed with a per-step LR schedule builds its training loader, and Lightning
+        creates its first iterator, inside ``configure_optimizers``
+        (``trainer.estimated_stepping_batches``), before the loops are restored from the
+        checkpoint (Lightning issue #20550), when ``processed`` still reads 0; the checkpoint's
+        own count (:meth:`load_state_dict`, restored before that) is used then."""
+        processed = self._epoch_processed()
+        return max(processed or 0, self._resumed_epoch)
+
+    def state_dict(self) -> dict[str, Any]:
+        """Saved in every checkpoint: the training epoch a run resumed from it starts at."""
+        processed = self._epoch_processed()
+        return {} if processed is None else {"train_epoch": processed}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self._resumed_epoch = int(state_dict.get("train_epoch", 0))
 
     def _clips_together(self) -> bool:
         """``train_clips_together``, where it applies: several clips per video, one process (a

@@ -353,7 +353,7 @@ class EpochSampler(Sampler[tuple[int, int]]):
     epoch ``e`` from a checkpoint sees exactly the batches the uninterrupted run saw. ``epoch``
     is where to start: Lightning (2.6) creates the loader's first iterator, and its workers
     start fetching, *before* its first ``set_epoch`` call, so a resumed run must build the
-    sampler at the epoch it resumes (the DataModules pass ``trainer.current_epoch``), or its
+    sampler at the epoch it resumes (``VideoDataModule._starting_epoch``), or its
     first epoch would be drawn as epoch 0.
     """
 
@@ -362,6 +362,7 @@ class EpochSampler(Sampler[tuple[int, int]]):
         self.seed = int(seed)
         self.shuffle = shuffle
         self.epoch = int(epoch)
+        self.drawn_epoch: int | None = None
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = int(epoch)
@@ -370,6 +371,7 @@ class EpochSampler(Sampler[tuple[int, int]]):
         return self.size
 
     def __iter__(self) -> Iterator[tuple[int, int]]:
+        self.drawn_epoch = self.epoch  # what the live iteration is (drawn_epoch(loader))
         if self.shuffle:
             generator = torch.Generator()
             generator.manual_seed(epoch_seed(self.seed, self.epoch))
@@ -377,6 +379,22 @@ class EpochSampler(Sampler[tuple[int, int]]):
         else:
             order = list(range(self.size))
         return iter([(self.epoch, i) for i in order])
+
+
+def drawn_epoch(loader: Any) -> int | None:
+    """The epoch whose order the live iteration of a training loader was drawn for: its
+    :class:`EpochSampler`'s (directly, under :class:`VideoClipsBatchSampler`, or wrapped by
+    Lightning for DDP), None where it has none or has not been iterated."""
+    stack, seen = [loader], 0
+    while stack and seen < 16:
+        obj, seen = stack.pop(), seen + 1
+        if isinstance(obj, EpochSampler):
+            return obj.drawn_epoch
+        for name in ("loader", "sampler", "batch_sampler", "dataset", "_sampler"):
+            child = getattr(obj, name, None)
+            if child is not None and not isinstance(child, (ClipDataset, str, int)):
+                stack.append(child)
+    return None
 
 
 class VideoClipsBatchSampler(Sampler[list[TrainKey]]):

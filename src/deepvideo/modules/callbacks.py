@@ -42,6 +42,7 @@ from pytorch_lightning.callbacks import BaseFinetuning, Callback
 from torch import Tensor, nn
 from torch.optim import Optimizer
 
+from deepvideo.data.datasets import drawn_epoch
 from deepvideo.errors import ConfigError
 from deepvideo.scores import write_video_scores
 
@@ -232,6 +233,17 @@ class SeedEachStep(Callback):
     def step_seed(self, epoch: int, batch_idx: int, rank: int) -> int:
         state = np.random.SeedSequence([self.seed, int(epoch), int(batch_idx), int(rank)])
         return int(state.generate_state(1, np.uint64)[0]) >> 1
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        drawn = drawn_epoch(trainer.train_dataloader)
+        if drawn is not None and drawn != trainer.current_epoch:
+            log.warning(
+                "training epoch %d reads the batches drawn for epoch %d (its loader's iterator "
+                "was created before the epoch was known): this epoch differs from an "
+                "uninterrupted run's",
+                trainer.current_epoch,
+                drawn,
+            )
 
     def on_train_batch_start(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int

@@ -74,6 +74,36 @@ def test_data_path_rates_on_generated_videos(tmp_path: Path) -> None:
     assert spec.clips_per_open == 8 and spec.spec.num_frames == 10
     transform = data_bench.ClipTransform(resize=72, crop=64)
     assert data_bench.eval_rate(paths[:2], clips_per_video=3, views=2, transform=transform) > 0
+    # Ng et al.'s sequences through a training DataLoader (here 4 frames at 1 fps of 8 s)
+    rate = data_bench.sequence_loader_rate(
+        long_path, frames=4, copies=3, batch_size=1, num_workers=0, transform=transform
+    )
+    assert rate > 0
+
+
+class Unsized:
+    """Like ``torch.compile``'s module wrapper: callable, but ``len()`` (and so ``bool()``)
+    raises."""
+
+    def __init__(self, net: object) -> None:
+        self.net = net
+
+    def __call__(self, x: object) -> object:
+        return self.net(x)  # type: ignore[operator]
+
+    def __len__(self) -> int:
+        raise TypeError("does not support len()")
+
+
+def test_timing_takes_a_compiled_forward() -> None:
+    import torch
+    from hydra.utils import instantiate
+
+    nets, _ = tiny_nets()
+    net = instantiate(nets["single_frame"])
+    x, y = torch.randn(2, 3, 1, 64, 64), torch.tensor([0, 1])
+    assert bench._time_train(net, x, y, "fp32", 1, Unsized(net))[0] > 0
+    assert bench._time_infer(net, x, "fp32", 1, Unsized(net))[0] > 0
 
 
 def test_script_writes_json_with_the_ratios(tmp_path: Path) -> None:

@@ -443,7 +443,9 @@ def test_bad_configs_fail_at_start_up_with_one_line(
 
 
 # ---------------------------------------------------------------------------- determinism
-def test_same_seed_same_metrics_with_loader_workers(tiny_root: Path, tmp_path: Path) -> None:
+def test_same_seed_same_metrics_with_loader_workers(
+    tiny_root: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     """Same seed, same files, same machine: two CPU runs with two DataLoader workers end with
     identical metrics (loss, accuracies), and so does a run with none: an epoch's order, clips,
     crops and dropout come from (seed, epoch, item / step), not from which worker read what."""
@@ -456,10 +458,12 @@ def test_same_seed_same_metrics_with_loader_workers(tiny_root: Path, tmp_path: P
         "data.train_clips_per_video=2",
         "data.recipe.dropout=0.5",
     ]
-    runs = [
-        train(compose_config("train", [*base, f"data.num_workers={w}"], tmp_path / f"run{i}"))
-        for i, w in enumerate((2, 2, 0))
-    ]
+    with caplog.at_level(logging.WARNING, logger="deepvideo.modules.callbacks"):
+        runs = [
+            train(compose_config("train", [*base, f"data.num_workers={w}"], tmp_path / f"run{i}"))
+            for i, w in enumerate((2, 2, 0))
+        ]
+    assert "reads the batches drawn" not in caplog.text  # every epoch read its own draws
     # wall-clock figures (clips/s, seconds) are measurements, not results
     runs = [{k: v for k, v in r.items() if not is_timing(k)} for r in runs]
     assert runs[0]["train/loss_epoch"] > 0 and runs[0]["test/videos"] == 12
@@ -566,9 +570,9 @@ def test_a_resumed_run_draws_the_checkpoint_epoch_before_its_loops_are_restored(
     assert drawn_epoch(resumed) == 2
     check = SeedEachStep(0)
     with caplog.at_level(logging.WARNING, logger="deepvideo.modules.callbacks"):
-        check.on_train_epoch_start(SimpleNamespace(train_dataloader=resumed, current_epoch=2), None)
+        check.check_epoch(SimpleNamespace(train_dataloader=resumed, current_epoch=2))
         assert "reads the batches drawn" not in caplog.text
-        check.on_train_epoch_start(SimpleNamespace(train_dataloader=resumed, current_epoch=3), None)
+        check.check_epoch(SimpleNamespace(train_dataloader=resumed, current_epoch=3))
     assert "training epoch 3 reads the batches drawn for epoch 2" in caplog.text
 
 
@@ -632,6 +636,7 @@ def test_kill_9_and_resume_ends_with_the_uninterrupted_metrics(
         resumed = cli([*base, *run_dir(name), "ckpt_path=last"])
         assert resumed.returncode == 0, resumed.stderr[-3000:]
         assert "resuming" in resumed.stdout + resumed.stderr
+        assert "reads the batches drawn" not in resumed.stdout + resumed.stderr
         got = json.loads((tmp_path / name / "metrics.json").read_text())
         got = {k: v for k, v in got.items() if not is_timing(k)}
         want = {k: v for k, v in expected.items() if not is_timing(k)}

@@ -234,7 +234,9 @@ class SeedEachStep(Callback):
         state = np.random.SeedSequence([self.seed, int(epoch), int(batch_idx), int(rank)])
         return int(state.generate_state(1, np.uint64)[0]) >> 1
 
-    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+    def check_epoch(self, trainer: pl.Trainer) -> None:
+        """At an epoch's first batch (its loader's iterator exists by then): warn where that
+        iterator was drawn for another epoch than the one running."""
         drawn = drawn_epoch(trainer.train_dataloader)
         if drawn is not None and drawn != trainer.current_epoch:
             log.warning(
@@ -248,6 +250,8 @@ class SeedEachStep(Callback):
     def on_train_batch_start(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int
     ) -> None:
+        if batch_idx == 0:
+            self.check_epoch(trainer)
         seed = self.step_seed(trainer.current_epoch, batch_idx, trainer.global_rank)
         torch.manual_seed(seed)
         np.random.seed(seed % 2**32)  # noqa: NPY002 (the legacy global generator, if used)

@@ -178,7 +178,7 @@ def _time_train(
     """(clips/s of the median timed step, seconds of the warm-up step) of SGD training steps;
     ``forward`` (default ``net``) may be ``torch.compile(net)``."""
     optimizer = torch.optim.SGD(net.parameters(), lr=1e-6, momentum=0.9)
-    forward = forward or net
+    forward = net if forward is None else forward
     net.train()
     times = []
     for _ in range(steps + 1):
@@ -204,7 +204,7 @@ def _time_infer(
     steps: int,
     forward: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> tuple[float, float]:
-    forward = forward or net
+    forward = net if forward is None else forward
     net.eval()
     times = []
     for _ in range(steps + 1):

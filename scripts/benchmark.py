@@ -95,9 +95,6 @@ def run(args: argparse.Namespace) -> int:
         auto[name] = "bf16" if chosen == "bf16-mixed" else "fp32"
     data = None if args.no_data else bench_data(args.quick)
     ratios = bench.ratios(models, data, auto)
-    if note:
-        print(note + "\n")
-    print(bench.markdown(models, peaks, ratios, data))
     result = {
         "machine": bench.cpu_name(),
         "quick": args.quick,
@@ -111,9 +108,13 @@ def run(args: argparse.Namespace) -> int:
         "targets": bench.TARGETS,
         "wall_s": time.perf_counter() - start,
     }
-    if args.json:
+    if args.json:  # first: the measurements outlive a failure to print them
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=2) + "\n")
+    if note:
+        print(note + "\n")
+    print(bench.markdown(models, peaks, ratios, data))
+    if args.json:
         print(f"written to {args.json}")
     return 0
 

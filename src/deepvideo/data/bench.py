@@ -306,14 +306,15 @@ def make_long_video(
 
 
 def markdown(rows: Sequence[dict[str, Any]]) -> str:
-    """``rows`` (dicts with the same keys) as a Markdown table, rates to 3 significant digits."""
-    keys = list(rows[0])
+    """``rows`` as a Markdown table, rates to 3 significant digits: a column for every key of
+    any row (in first-seen order), ``—`` where a row has none."""
+    keys = list(dict.fromkeys(k for r in rows for k in r))
 
     def cell(value: Any) -> str:
         return f"{value:.3g}" if isinstance(value, float) else str(value)
 
     lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
-    lines += ["| " + " | ".join(cell(r[k]) for k in keys) + " |" for r in rows]
+    lines += ["| " + " | ".join(cell(r.get(k, "—")) for k in keys) + " |" for r in rows]
     return "\n".join(lines)
 
 

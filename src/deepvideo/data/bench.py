@@ -346,8 +346,9 @@ def run(quick: bool = False, root: str | Path = "data/bench") -> dict[str, Any]:
     Returns the decoder table (decord and PyAV side by side; torchcodec where it loads), the
     loader table (2 workers, batch 16), evaluation videos/s and the headline figures:
     ``loader_clips_per_s`` (the default decoder, by model clip length, clips read one by one as
-    every data config reads them by default, and Ng et al.'s 120 frames at 1 fps) and ``clip_read_over_sequential_decode``
-    (10-frame clips, 8 to an open, decode alone over the sequential decode of the same files);
+    every data config reads them by default, and Ng et al.'s 120 frames at 1 fps) and
+    ``clip_read_over_sequential_decode`` (10-frame clips, 8 to an open, decode alone over the
+    sequential decode of the same files);
     ``clip_read_alone_over_sequential_decode`` is the same for a clip read alone.
     """
     from deepvideo.synthetic import SyntheticConfig, ensure_generated

@@ -113,3 +113,25 @@ class MemoryLog(Callback):
             }
         )
         self.path.write_text(json.dumps(self.rows, indent=1) + "\n")
+
+
+class ThreadProbe(Callback):
+    """Records torch's compute threads at every training, validation and test batch, and writes
+    them to ``path`` (JSON, by stage) when the test ends."""
+
+    def __init__(self, path: str) -> None:
+        self.path = Path(path)
+        self.seen: dict[str, set[int]] = {"train": set(), "val": set(), "test": set()}
+
+    def on_train_batch_start(self, trainer: pl.Trainer, *args: Any) -> None:
+        self.seen["train"].add(torch.get_num_threads())
+
+    def on_validation_batch_start(self, trainer: pl.Trainer, *args: Any) -> None:
+        if not trainer.sanity_checking:
+            self.seen["val"].add(torch.get_num_threads())
+
+    def on_test_batch_start(self, trainer: pl.Trainer, *args: Any) -> None:
+        self.seen["test"].add(torch.get_num_threads())
+
+    def on_test_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.path.write_text(json.dumps({k: sorted(v) for k, v in self.seen.items()}))

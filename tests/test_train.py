@@ -164,6 +164,38 @@ def test_eval_reproduces_the_test_numbers_from_the_checkpoint(
     assert scores["scores"].shape == (12, 12)
 
 
+def test_evaluation_runs_with_the_recipes_eval_threads(tiny_root: Path, tmp_path: Path) -> None:
+    """data.recipe.eval_threads: validation and testing run with their own torch thread count,
+    training keeps the recipe's torch_threads, and the process ends with training's count."""
+    probe = tmp_path / "threads.json"
+    before = torch.get_num_threads()
+    try:
+        run_train(
+            [
+                "model=single_frame",
+                "debug=limit",
+                *tiny_overrides(tiny_root),
+                *FAST,
+                "data.recipe.torch_threads=1",
+                "data.recipe.eval_threads=2",
+                f"++callbacks.threads={{_target_:reliability_helpers.ThreadProbe,path:'{probe}'}}",
+            ],
+            tmp_path,
+        )
+        assert json.loads(probe.read_text()) == {"train": [1], "val": [2], "test": [2]}
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_eval_threads_must_be_positive() -> None:
+    from deepvideo.errors import ConfigError
+    from deepvideo.modules import EvalThreads
+
+    with pytest.raises(ConfigError, match="eval_threads"):
+        EvalThreads(0)
+
+
 def test_final_weights_recipe_tests_and_keeps_the_final_checkpoint(
     tiny_root: Path, tmp_path: Path
 ) -> None:

@@ -23,6 +23,7 @@ from deepvideo.modules.dashboards import WandbDashboard, finish_wandb_run
 from deepvideo.runs import (
     build,
     data_counts,
+    eval_threads,
     output_dir,
     print_summary,
     to_float_dict,
@@ -95,7 +96,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     out = output_dir(cfg)
     # the per-video scores are written where the test ran, by rank 0, from the scores gathered
     # from every process (under ddp_spawn the test runs in the spawned processes)
-    extra: list[Any] = [WandbDashboard()]
+    extra: list[Any] = [WandbDashboard(), *eval_threads(run)]
     if cfg.get("save_scores", True):
         extra.append(SaveVideoScores(out / "video_scores.pt"))
     trainer = instantiate_trainer(run, net=module.net, extra_callbacks=extra)

@@ -18,7 +18,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from deepvideo.data.datamodule import VideoDataModule, build_datamodule
-from deepvideo.modules import VideoClassifier
+from deepvideo.modules import EvalThreads, VideoClassifier
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +51,13 @@ def build(cfg: DictConfig) -> tuple[VideoDataModule, VideoClassifier]:
     module = instantiate(cfg.module, net=net)
     module.run_config = OmegaConf.to_container(cfg, resolve=True)
     return datamodule, module
+
+
+def eval_threads(cfg: DictConfig) -> list[EvalThreads]:
+    """The callback giving validation and testing the recipe's ``eval_threads`` compute threads
+    (:func:`build` set training's, ``torch_threads``), or none where the recipe sets none."""
+    threads = cfg.data.get("recipe", {}).get("eval_threads")
+    return [EvalThreads(int(threads))] if threads else []
 
 
 def to_float_dict(metrics: Mapping[str, Any]) -> dict[str, float]:

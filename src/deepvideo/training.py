@@ -40,6 +40,7 @@ from deepvideo.modules.dashboards import WandbDashboard, finish_wandb_run
 from deepvideo.runs import (
     build,
     data_counts,
+    eval_threads,
     output_dir,
     print_summary,
     to_float_dict,
@@ -122,7 +123,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
             out.mkdir(parents=True, exist_ok=True)
             (out / "expansion.json").write_text(json.dumps(summary, indent=2) + "\n")
     # the random numbers of every step from (seed, step): a resumed run draws what it drew
-    extra: list[Any] = [SeedEachStep(cfg.seed), RunStats(), WandbDashboard()]
+    extra: list[Any] = [SeedEachStep(cfg.seed), RunStats(), WandbDashboard(), *eval_threads(cfg)]
     # a model that trains only some of its layers (Ng et al. Table 2's "(fc)" LSTM: model.trainable)
     trainable = cfg.model.get("trainable")
     callbacks = cfg.get("callbacks") or {}

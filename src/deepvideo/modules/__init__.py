@@ -2,6 +2,7 @@
 
 from deepvideo.modules.callbacks import (
     REGIMES,
+    EvalThreads,
     FreezeLayers,
     InputDropout,
     SaveVideoScores,
@@ -12,6 +13,7 @@ from deepvideo.modules.video_classifier import VideoClassifier
 
 __all__ = [
     "REGIMES",
+    "EvalThreads",
     "FreezeLayers",
     "InputDropout",
     "RunStats",

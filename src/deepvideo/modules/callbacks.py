@@ -24,6 +24,9 @@ state-dict keys, so transferred checkpoints load like any other.
 :class:`SeedEachStep` makes the random numbers of every training step (dropout) a function of the
 run's seed and the step alone, so that a run resumed from a checkpoint draws what the
 uninterrupted run drew (``src/train.py`` always adds it).
+
+:class:`EvalThreads` gives validation, testing and prediction their own number of torch compute
+threads (the recipe's ``eval_threads``), training keeping its own (``torch_threads``).
 """
 
 from __future__ import annotations
@@ -48,7 +51,14 @@ from deepvideo.scores import write_video_scores
 
 log = logging.getLogger(__name__)
 
-__all__ = ["REGIMES", "FreezeLayers", "InputDropout", "SaveVideoScores", "SeedEachStep"]
+__all__ = [
+    "REGIMES",
+    "EvalThreads",
+    "FreezeLayers",
+    "InputDropout",
+    "SaveVideoScores",
+    "SeedEachStep",
+]
 
 # The layers each regime trains (None: every layer).
 REGIMES: dict[str, tuple[str, ...] | None] = {
@@ -256,3 +266,52 @@ class SeedEachStep(Callback):
         torch.manual_seed(seed)
         np.random.seed(seed % 2**32)  # noqa: NPY002 (the legacy global generator, if used)
         random.seed(seed)
+
+
+# ------------------------------------------------------------------------------- threads
+
+
+class EvalThreads(Callback):
+    """``threads`` torch compute threads while validating, testing and predicting; the count
+    training ran with is restored after each.
+
+    The synthetic recipes train with one compute thread, since two loader workers decode next to
+    it on a 2-core CPU (``data.recipe.torch_threads``). In evaluation a worker decodes each video
+    once for all its clips and views, so the network is what limits, and a second thread pays:
+    the Quickstart job's 240 test videos x 20 clips x 4 views took 82.3 s with 1 thread and
+    75.1 s with 2 on a 2-core AMD EPYC (docs/performance.md), with the same metrics.
+    """
+
+    def __init__(self, threads: int) -> None:
+        if int(threads) < 1:
+            raise ConfigError(f"data.recipe.eval_threads must be at least 1, got {threads}")
+        self.threads = int(threads)
+        self._saved: int | None = None
+
+    def _enter(self) -> None:
+        if self._saved is None:
+            self._saved = torch.get_num_threads()
+        torch.set_num_threads(self.threads)
+
+    def _leave(self) -> None:
+        if self._saved is not None:
+            torch.set_num_threads(self._saved)
+            self._saved = None
+
+    def on_validation_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._enter()
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._leave()
+
+    def on_test_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._enter()
+
+    def on_test_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._leave()
+
+    def on_predict_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._enter()
+
+    def on_predict_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._leave()

@@ -14,9 +14,11 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e ".[dev]"
 	@touch $(STAMP)
 
-## Train and test the default job (Slow Fusion on the synthetic benchmark); ARGS=... adds overrides
+## The Quickstart job (conf/experiment/quickstart.yaml: Slow Fusion on the synthetic benchmark,
+## 5 epochs); ARGS=... adds overrides, EXPERIMENT=table1_slow_fusion runs Table 1's 10-epoch row
+EXPERIMENT ?= quickstart
 train: setup
-	$(PY) src/train.py $(ARGS)
+	$(PY) src/train.py experiment=$(EXPERIMENT) $(ARGS)
 
 ## The default test suite (what CI runs); slow end-to-end tests are marked and run by test-all
 test: setup

@@ -4,8 +4,14 @@ Karpathy et al. 2014 (Sec. 4.1, Table 2): Slow Fusion's gain over the single fra
 the classes where motion is the evidence. On our benchmark the four motion-only classes (drift
 up / down / sideways, hover) have the same frame distribution, so a single frame cannot tell them
 apart. At two seeds, on the default recipe's data (generated once under data/, as `make train`
-does) and schedule with a reduced budget (6 of its 10 epochs, 10 test clips x 2 views), Slow
-Fusion's video Hit@1 on those classes must exceed the single frame's at both seeds.
+does) and its full 10-epoch schedule with a reduced test (10 clips x 2 views instead of 20 x 4),
+Slow Fusion's video Hit@1 on those classes must exceed the single frame's at both seeds.
+
+The budget is the recipe's 10 epochs because Slow Fusion learns the motion-only classes late:
+with 6 epochs (the cosine schedule spanning them) this test passed on 2026-12-01 (2-core AMD
+EPYC, fp32) with motion-only gaps of only +2.4 points (22.9 vs 20.5%) at seed 0 and +19.2 at
+seed 1, where the 10 epochs give +65.1 and +53.0 (reports/table1_synthetic.md): 2 videos of 83
+from failing at seed 0.
 """
 
 from __future__ import annotations
@@ -19,9 +25,8 @@ from deepvideo.reports.seeds import group_video_hits
 from deepvideo.scores import load_video_scores
 from deepvideo.training import train
 
-# the default dataset, 6 epochs (the cosine schedule spans them), every test video
+# the default dataset and schedule (10 epochs), every test video, a lighter test protocol
 REDUCED = [
-    "trainer.max_epochs=6",
     "data.test_clips.clips_per_video=10",
     "data.test_clips.views=2",
 ]

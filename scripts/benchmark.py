@@ -2,7 +2,8 @@
 """Benchmark the models at paper size and the data path on this machine; print a table, write JSON.
 
     python scripts/benchmark.py [--quick] [--json FILE] [--models single_frame multires ...]
-                                [--precision fp32 bf16] [--batch-size 32] [--no-data] [--compile]
+                                [--precision fp32 bf16] [--batch-size 32] [--no-data | --no-models]
+                                [--compile]
 
 Per model and precision: training and inference clips/s, peak memory, FLOPs per clip and the
 fraction of this machine's matmul peak (measured in the same run); the data path (sequential
@@ -62,10 +63,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--batch-size", type=int, default=32, help="default: the paper's 32")
     parser.add_argument("--no-data", action="store_true", help="models only")
+    parser.add_argument("--no-models", action="store_true", help="the data path only")
     parser.add_argument(
         "--compile", action="store_true", help="also time every model through torch.compile"
     )
     args = parser.parse_args(argv)
+    if args.no_data and args.no_models:
+        parser.error("--no-data and --no-models leave nothing to measure")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
     return run_or_exit(run, args)
 
@@ -74,8 +78,8 @@ def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     batch = args.batch_size
     precisions, note = (args.precision, None) if args.precision else bench.measured_precisions()
-    nets, clips = model_configs(args.models)
-    peaks = {p: bench.matmul_peak(p) for p in precisions}
+    nets, clips = model_configs([] if args.no_models else args.models)
+    peaks = {p: bench.matmul_peak(p) for p in precisions} if nets else {}
     models = bench.measure_models(
         nets,
         clips,

@@ -134,3 +134,14 @@ def test_script_writes_json_with_the_ratios(tmp_path: Path) -> None:
         data["models"][0]["name"] == "single_frame" and data["models"][0]["train_clips_per_s"] > 0
     )
     assert "| single_frame | fp32 | 1 |" in result.stdout
+
+
+def test_script_refuses_to_measure_nothing() -> None:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "benchmark.py"), "--no-data", "--no-models"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "leave nothing to measure" in result.stderr

@@ -4,6 +4,7 @@ the target ratios and says by how much a target is missed. Timings themselves ar
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -67,7 +68,10 @@ def test_data_path_rates_on_generated_videos(tmp_path: Path) -> None:
         assert row["sequential_decode_fps (short videos)"] > 0
         assert row["sequential_decode_fps (150 s video)"] > 0
         for shape in counts:
-            assert 0 < row[f"{shape}: read_over_sequential"] < 5
+            # positive and finite; its size is timing on a few reads (6.2 once on a loaded
+            # machine, where the sequential pass was slowed), so no upper bound is asserted
+            ratio = row[f"{shape}: read_over_sequential"]
+            assert ratio > 0 and math.isfinite(ratio)
             assert row[f"{shape}: read+crop_fps"] > 0
     # a read of 8 clips decodes their frames once, in one sorted pass, as training does
     spec = data_bench.CLIP_READS["10 frames, 8 per open"]

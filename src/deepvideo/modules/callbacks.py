@@ -288,30 +288,15 @@ class EvalThreads(Callback):
         self.threads = int(threads)
         self._saved: int | None = None
 
-    def _enter(self) -> None:
+    def _enter(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if self._saved is None:
             self._saved = torch.get_num_threads()
         torch.set_num_threads(self.threads)
 
-    def _leave(self) -> None:
+    def _leave(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if self._saved is not None:
             torch.set_num_threads(self._saved)
             self._saved = None
 
-    def on_validation_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self._enter()
-
-    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self._leave()
-
-    def on_test_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self._enter()
-
-    def on_test_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self._leave()
-
-    def on_predict_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self._enter()
-
-    def on_predict_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self._leave()
+    on_validation_start = on_test_start = on_predict_start = _enter
+    on_validation_end = on_test_end = on_predict_end = _leave

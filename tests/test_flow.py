@@ -415,6 +415,10 @@ def test_flow_report_states_findings_only_where_they_hold_at_every_seed(tmp_path
             run_dir = tmp_path / f"seed{seed}" / f"conv_pooling_{stream}"
             (run_dir / "csv" / "version_0").mkdir(parents=True)
             (run_dir / "metrics.json").write_text(json.dumps({"test/video_hit@1": 0.5}))
+            (run_dir / ".hydra").mkdir()
+            (run_dir / ".hydra" / "config.yaml").write_text(
+                "seed: 0\ndata:\n  root: ${paths.data_dir}/synthetic/x\n  train_clips_per_video: 2\n"
+            )
             jitter = scores(
                 (source.scores + 0.01 * seed * torch.rand_like(source.scores)).tolist(),
                 source.video_ids,
@@ -444,3 +448,5 @@ def test_flow_report_states_findings_only_where_they_hold_at_every_seed(tmp_path
     fused = next(line for line in text.splitlines() if "fused minus frames" in line)
     assert "+25.0" in fused and "**holds**" in fused
     assert "LSTM on Raw Frames + LSTM on Optical Flow | 73.1 | 90.5" in text  # the paper's
+    # the recipe as the runs' configs say it, not as the report's code assumes
+    assert "of the recipe of `${paths.data_dir}/synthetic/x`, 2 random clips" in text

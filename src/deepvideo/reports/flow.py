@@ -39,6 +39,7 @@ from deepvideo.reports.experiments import (
 from deepvideo.reports.experiments import manifest_path as manifest_file
 from deepvideo.reports.seeds import (
     finding_line,
+    run_config,
     run_precision,
     scores_override,
     seed_cell,
@@ -198,6 +199,9 @@ class ModelResults:
     wall_s: dict[str, list[float]] = field(default_factory=dict)
     curves: dict[str, dict[int, list[float]]] = field(default_factory=dict)
     precision: set[str] = field(default_factory=set)
+    # what the runs' .hydra/config.yaml say: data.train_clips_per_video and data.root
+    clips_per_video: set[str] = field(default_factory=set)
+    data_root: set[str] = field(default_factory=set)
 
 
 def val_curve(run_dir: Path) -> list[float]:
@@ -229,6 +233,9 @@ def collect(manifest: Mapping[str, Any], models: Sequence[str]) -> dict[str, Mod
                 res.wall_s.setdefault(stream, []).append(float(wall or math.nan))
                 res.curves.setdefault(stream, {})[seed] = val_curve(run_dir)
                 res.precision.add(run_precision(run_dir, (LOG_NAME, "train.log")) or "?")
+                data = run_config(run_dir).get("data") or {}
+                res.clips_per_video.add(str(data.get("train_clips_per_video", "?")))
+                res.data_root.add(str(data.get("root", "?")))
             if "image" not in dirs or "flow" not in dirs:
                 continue
             image = load_video_scores(dirs["image"] / "video_scores.pt")
@@ -278,6 +285,8 @@ def markdown_report(results: Mapping[str, ModelResults], manifest: Mapping[str, 
     )
     flow = manifest.get("flow") or {}
     precisions = sorted({p for r in results.values() for p in r.precision})
+    clips = sorted({c for r in results.values() for c in r.clips_per_video})
+    roots = sorted({d for r in results.values() for d in r.data_root})
     lines = [
         "# Optical flow and two-stream late fusion (Ng et al. 2015, Sec. 3.4, Table 4) on the "
         "synthetic benchmark",
@@ -290,8 +299,9 @@ def markdown_report(results: Mapping[str, ModelResults], manifest: Mapping[str, 
         f"{flow.get('fps', '?')} fps, clipped at ±{flow.get('bound', '?')} px, "
         f"{flow.get('codec', '?')}  ",
         f"Training: {manifest.get('epochs') or 'the recipe (data.recipe.max_epochs)'} epochs of "
-        "the synthetic recipe (8 random clips or examples of every training video an epoch), "
-        "every run from scratch except the ones initialised from the frames model  ",
+        f"the recipe of `{' / '.join(roots) or '?'}`, {' / '.join(clips) or '?'} random clips "
+        "or examples of every training video an epoch (`data.train_clips_per_video`), every run "
+        "from scratch except the ones initialised from the frames model  ",
         f"Seeds: {', '.join(map(str, seeds))}; cells: mean ± sample sd over seeds (per-seed "
         "values), video Hit@k and AP in %; every stream of a seed is scored on the same test "
         f"videos. Total wall time {manifest.get('wall_s', 0.0) / 60:.0f} min.",

@@ -31,13 +31,18 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import yaml
 from torch import Tensor
 
 from deepvideo.errors import ConfigError
 from deepvideo.reports.analysis import per_class_ap
 from deepvideo.reports.experiments import read_metrics
-from deepvideo.reports.seeds import finding_line, seed_cell, seed_difference, seeds_text
+from deepvideo.reports.seeds import (
+    finding_line,
+    run_config,
+    seed_cell,
+    seed_difference,
+    seeds_text,
+)
 from deepvideo.scores import load_video_scores
 from deepvideo.transfer import FoldRuns, TransferOptions, run_seed_folds
 
@@ -493,11 +498,7 @@ class TransferReport:
 
 def _config_seed(run_dir: Path) -> int | None:
     """The ``seed`` a Hydra run trained with (its ``.hydra/config.yaml``), if it says."""
-    config = Path(run_dir) / ".hydra" / "config.yaml"
-    try:
-        seed = (yaml.safe_load(config.read_text()) or {}).get("seed")
-    except (OSError, yaml.YAMLError, AttributeError):
-        return None
+    seed = run_config(run_dir).get("seed")
     return int(seed) if isinstance(seed, int) else None
 
 

@@ -11,9 +11,10 @@ The budget is the recipe's 10 epochs because Slow Fusion learns the motion-only 
 with 6 epochs (the cosine schedule spanning them) this test passed on 2026-12-01 (2-core AMD
 EPYC, fp32) with motion-only gaps of only +2.4 points (22.9 vs 20.5%) at seed 0 and +19.2 at
 seed 1, where the 10 epochs give +65.1 and +53.0 (reports/table1_synthetic.md): 2 videos of 83
-from failing at seed 0. The 10-epoch form passed on 2026-12-01 (same machine, 50 min sharing
-the cores with other training): overall video Hit@1 single frame 53.3 / 56.2%, Slow Fusion
-76.7 / 69.2% at seeds 0 / 1; its motion-only figures were not kept, so the test prints them.
+from failing at seed 0. The 10-epoch form passed twice on 2026-12-01 (same machine; 50 min
+sharing the cores, 27 min alone) with the same figures both times: motion-only video Hit@1
+single frame 24.1 / 25.3%, Slow Fusion 89.2 / 78.3% (gaps +65.1 / +53.0) at seeds 0 / 1;
+overall single frame 53.3 / 56.2%, Slow Fusion 76.7 / 69.2%.
 """
 
 from __future__ import annotations

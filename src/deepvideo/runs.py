@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import yaml
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
@@ -109,3 +110,14 @@ def print_summary(metrics: Mapping[str, float], datamodule: Any) -> None:
             line += " (" + "; ".join(left_out) + ")"
     log.info("%s", line)
     print(line)
+
+
+def run_config(run_dir: Path) -> dict[str, Any]:
+    """The config a Hydra run was composed with (its ``.hydra/config.yaml``, interpolations
+    unresolved); empty when the run has none or it does not parse."""
+    path = Path(run_dir) / ".hydra" / "config.yaml"
+    try:
+        config = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError):
+        return {}
+    return config if isinstance(config, dict) else {}

@@ -30,11 +30,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
 from deepvideo.checkpoint import load_checkpoint, stored_config
 from deepvideo.errors import ConfigError
 from deepvideo.modules import REGIMES
+from deepvideo.runs import run_config
 
 log = logging.getLogger(__name__)
 
@@ -169,8 +168,7 @@ def fold_dirs(sweep_dir: Path) -> list[tuple[int, Path]]:
     for config in sorted(Path(sweep_dir).glob("*/.hydra/config.yaml")):
         job = config.parent.parent
         if (job / "metrics.json").is_file():
-            fold = int(yaml.safe_load(config.read_text())["data"]["fold"])
-            found.append((fold, job))
+            found.append((int(run_config(job)["data"]["fold"]), job))
     return sorted(found)
 
 

@@ -39,7 +39,6 @@ from deepvideo.reports.experiments import (
 from deepvideo.reports.experiments import manifest_path as manifest_file
 from deepvideo.reports.seeds import (
     finding_line,
-    run_config,
     run_precision,
     scores_override,
     seed_cell,
@@ -47,6 +46,7 @@ from deepvideo.reports.seeds import (
 )
 from deepvideo.reports.throughput import machine_description
 from deepvideo.reports.two_stream import StreamSummary, two_stream
+from deepvideo.runs import run_config
 from deepvideo.scores import load_video_scores
 
 log = logging.getLogger(__name__)

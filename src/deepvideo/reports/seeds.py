@@ -15,10 +15,8 @@ import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import torch
-import yaml
 from torch import Tensor
 
 __all__ = [
@@ -27,7 +25,6 @@ __all__ = [
     "finding_line",
     "group_video_hits",
     "mean_sd",
-    "run_config",
     "run_precision",
     "scores_override",
     "seeds_text",
@@ -124,17 +121,6 @@ def finding_line(text: str, difference: SeedDifference, scale: float = 100.0) ->
         else f"**not significant at {n} seed{'s' if n != 1 else ''}**"
     )
     return f"- {text}: {amount}: {verdict}."
-
-
-def run_config(run_dir: Path) -> dict[str, Any]:
-    """The config a Hydra run was composed with (its ``.hydra/config.yaml``, interpolations
-    unresolved); empty when the run has none or it does not parse."""
-    path = Path(run_dir) / ".hydra" / "config.yaml"
-    try:
-        config = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError):
-        return {}
-    return config if isinstance(config, dict) else {}
 
 
 def run_precision(run_dir: Path, log_names: Sequence[str] = ("train.log",)) -> str | None:

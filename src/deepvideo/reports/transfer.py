@@ -36,13 +36,8 @@ from torch import Tensor
 from deepvideo.errors import ConfigError
 from deepvideo.reports.analysis import per_class_ap
 from deepvideo.reports.experiments import read_metrics
-from deepvideo.reports.seeds import (
-    finding_line,
-    run_config,
-    seed_cell,
-    seed_difference,
-    seeds_text,
-)
+from deepvideo.reports.seeds import finding_line, seed_cell, seed_difference, seeds_text
+from deepvideo.runs import run_config
 from deepvideo.scores import load_video_scores
 from deepvideo.transfer import FoldRuns, TransferOptions, run_seed_folds
 

@@ -37,7 +37,7 @@ from deepvideo.reports.transfer import (
 )
 from deepvideo.synthetic import SyntheticConfig, generate
 from deepvideo.training import train
-from deepvideo.transfer import TransferOptions, run_folds
+from deepvideo.transfer import TransferOptions, fold_dirs, run_folds
 
 TOWER = OmegaConf.to_container(OmegaConf.load(ROOT / "conf" / "model" / "tower" / "alexnet.yaml"))
 TOWER["dropout"] = 0.5  # AlexNet's rate: the paper gives no dropout rate for Sports-1M
@@ -615,3 +615,14 @@ def test_top3_fine_tuning_beats_scratch_on_a_small_budget(tmp_path: Path) -> Non
     }
     print(summary)
     assert top3["test/video_hit@1"] > scratch["test/video_hit@1"], summary
+
+
+def test_fold_dirs_names_a_finished_job_whose_config_has_no_fold(tmp_path: Path) -> None:
+    for job, text in (("0", "data:\n  fold: 2\n"), ("1", "data: [unclosed\n")):
+        (tmp_path / job / ".hydra").mkdir(parents=True)
+        (tmp_path / job / ".hydra" / "config.yaml").write_text(text)
+        (tmp_path / job / "metrics.json").write_text("{}")
+    with pytest.raises(ConfigError, match=r"1/\.hydra/config\.yaml has no integer data\.fold"):
+        fold_dirs(tmp_path)
+    (tmp_path / "1" / ".hydra" / "config.yaml").write_text("data:\n  fold: 3\n")
+    assert fold_dirs(tmp_path) == [(2, tmp_path / "0"), (3, tmp_path / "1")]

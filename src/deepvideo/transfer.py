@@ -168,7 +168,13 @@ def fold_dirs(sweep_dir: Path) -> list[tuple[int, Path]]:
     for config in sorted(Path(sweep_dir).glob("*/.hydra/config.yaml")):
         job = config.parent.parent
         if (job / "metrics.json").is_file():
-            found.append((int(run_config(job)["data"]["fold"]), job))
+            fold = (run_config(job).get("data") or {}).get("fold")
+            if not isinstance(fold, int):
+                raise ConfigError(
+                    f"{config} has no integer data.fold (unreadable or not a fold run): rerun "
+                    f"that fold, or move {job} out of {sweep_dir}"
+                )
+            found.append((fold, job))
     return sorted(found)
 
 

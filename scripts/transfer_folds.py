@@ -10,8 +10,11 @@ markdown report: per-fold video accuracy and the mean next to the paper's Table 
 
 ``--seeds N`` runs the folds at seeds 0..N-1 (``seed=S``; one multirun per seed in ``OUT/seed<S>``)
 and reports every Table 3 / Table 4 cell as mean ± sd over the seeds of the 3-fold means, with the
-per-seed values (default 1: one multirun in ``OUT``, the config's seed). Every report writes a JSON
-summary next to it (``report.json``: each seed's 3-fold accuracy and per-group mAP);
+per-seed values (default 1: one multirun in ``OUT``, the config's seed). ``--ckpt`` with one
+checkpoint per seed fine-tunes seed S's own pretrained net at seed S, so the spread includes the
+pretraining's; ``--resume`` keeps a seed whose folds all finished with the same command line.
+Every report writes a JSON summary next to it (``report.json``: each seed's 3-fold accuracy and
+per-group mAP);
 ``--compare DIR_A DIR_B`` reads two regimes' summaries and says whether B beats A at every seed
 beyond the spread. Examples::
 
@@ -20,6 +23,8 @@ beyond the spread. Examples::
     python scripts/transfer_folds.py --regime scratch model=slow_fusion data.root=/data/ucf101
     python scripts/transfer_folds.py --regime top3 --out logs/transfer/top3 --skip-train
     python scripts/transfer_folds.py --regime top3 --seeds 3 --ckpt CKPT --out logs/transfer/top3
+    python scripts/transfer_folds.py --regime top3 --seeds 3 --ckpt CKPT0 CKPT1 CKPT2 --resume \\
+        --out logs/transfer/top3_paired
     python scripts/transfer_folds.py --compare logs/transfer/top logs/transfer/top3
 """
 
@@ -47,11 +52,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--regime", choices=sorted(REGIMES), help="required unless --compare")
-    parser.add_argument("--ckpt", type=Path, help="pretrained checkpoint (not for scratch)")
+    parser.add_argument(
+        "--ckpt",
+        type=Path,
+        nargs="+",
+        help="pretrained checkpoint (not for scratch); one per seed, in seed order, to pair "
+        "every seed with its own pretraining",
+    )
     parser.add_argument("--folds", default="1,2,3", help="UCF-101 folds (default 1,2,3)")
     parser.add_argument("--out", type=Path, help="sweep directory (default logs/transfer/...)")
     parser.add_argument("--report", type=Path, help="markdown report (default OUT/report.md)")
     parser.add_argument("--skip-train", action="store_true", help="only rebuild the report")
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep a seed whose folds all finished with this command line, train the others",
+    )
     parser.add_argument(
         "--seeds", type=int, default=1, help="run the folds at seeds 0..N-1 (default 1)"
     )
@@ -73,12 +89,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("the following arguments are required: --regime (or --compare)")
     options = TransferOptions(
         regime=args.regime,
-        ckpt=args.ckpt,
+        ckpt=args.ckpt[0] if args.ckpt and len(args.ckpt) == 1 else None,
+        seed_ckpts=tuple(args.ckpt) if args.ckpt and len(args.ckpt) > 1 else (),
         folds=args.folds,
         out=args.out,
         overrides=overrides,
         skip_train=args.skip_train,
         seeds=args.seeds,
+        resume=args.resume,
     )
     try:
         report = run_or_exit(run_transfer_report, options, args.report)

@@ -3,6 +3,7 @@ the freezing regimes, the per-group mAP report and the whole chain on generated 
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
 import logging
@@ -10,6 +11,7 @@ import math
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -17,6 +19,7 @@ from typing import Any
 import pytest
 import pytorch_lightning as pl
 import torch
+import yaml
 from omegaconf import OmegaConf
 from torch import nn
 
@@ -37,7 +40,15 @@ from deepvideo.reports.transfer import (
 )
 from deepvideo.synthetic import SyntheticConfig, generate
 from deepvideo.training import train
-from deepvideo.transfer import TransferOptions, fold_dirs, run_folds
+from deepvideo.transfer import (
+    MultirunFailed,
+    TransferOptions,
+    fold_dirs,
+    multirun_command,
+    run_folds,
+    run_seed_folds,
+    seed_sweep_dir,
+)
 
 TOWER = OmegaConf.to_container(OmegaConf.load(ROOT / "conf" / "model" / "tower" / "alexnet.yaml"))
 TOWER["dropout"] = 0.5  # AlexNet's rate: the paper gives no dropout rate for Sports-1M
@@ -306,10 +317,18 @@ def test_compare_regimes_states_a_finding_only_where_it_holds(tmp_path: Path) ->
         compare_regimes(tmp_path / "none", tmp_path / "top")
 
 
-def fabricate_fold(job: Path, fold: int, seed: int, accuracy: float) -> None:
-    """A finished fold job of a transfer multirun, without training: config, metrics, scores."""
+def fabricate_fold(
+    job: Path, fold: int, seed: int, accuracy: float, overrides: Sequence[str] = ()
+) -> None:
+    """A finished fold job of a transfer multirun, without training: config, metrics, scores
+    and, given the multirun's task ``overrides``, the job's ``overrides.yaml``."""
     (job / ".hydra").mkdir(parents=True)
     (job / ".hydra" / "config.yaml").write_text(f"seed: {seed}\ndata:\n  fold: {fold}\n")
+    if overrides:
+        job_overrides = [
+            o if not o.startswith("data.fold=") else f"data.fold={fold}" for o in overrides
+        ]
+        (job / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(job_overrides))
     (job / "metrics.json").write_text(json.dumps({"test/video_hit@1": accuracy}))
     torch.save(
         {
@@ -371,6 +390,78 @@ def test_fold_script_reports_and_compares_seeds_of_finished_runs(
         with pytest.raises(SystemExit) as exit_:
             script.main(["--regime", "scratch", *bad])
         assert exit_.value.code == 2 and capsys.readouterr().err == message
+
+
+def task_overrides(opts: TransferOptions, seed: int, ckpt: Path) -> list[str]:
+    """The task overrides of seed ``seed``'s multirun (what each fold's ``overrides.yaml`` lists,
+    ``data.fold=`` aside)."""
+    assert opts.out is not None
+    one = dataclasses.replace(opts, seed=seed, ckpt=ckpt, seed_ckpts=())
+    command = multirun_command(one, seed_sweep_dir(opts.out, seed))
+    return [o for o in command[3:] if not o.startswith("hydra.")]
+
+
+def test_each_seed_fine_tunes_its_own_checkpoint_and_resume_keeps_finished_seeds(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    ckpts = [save_checkpoint(tiny_net(2), tmp_path / f"pretrained{s}.ckpt") for s in (0, 1)]
+    opts = TransferOptions(
+        "top",
+        seed_ckpts=ckpts,
+        seeds=2,
+        folds="1,2",
+        out=tmp_path / "out",
+        overrides=["data=synthetic_ucf101"],
+        resume=True,
+        train_script=tmp_path / "no_such_train.py",  # any training fails loudly
+    )
+    seed0 = task_overrides(opts, 0, ckpts[0])
+    assert f"pretrained.ckpt_path={ckpts[0].resolve()}" in seed0 and "seed=0" in seed0
+    for job, fold in enumerate((1, 2)):
+        fabricate_fold(tmp_path / "out" / "seed0" / str(job), fold, 0, 0.5, seed0)
+    # seed 0 is kept; seed 1 has no finished fold, so it trains (and the absent script fails)
+    with (
+        caplog.at_level(logging.INFO, logger="deepvideo.transfer"),
+        pytest.raises(MultirunFailed, match="seed1"),
+    ):
+        run_seed_folds(opts)
+    assert any("keeping" in r.getMessage() and "seed0" in r.getMessage() for r in caplog.records)
+    # seed 1 finished from its own checkpoint: both kept, each seed's command names its own
+    seed1 = task_overrides(opts, 1, ckpts[1])
+    for job, fold in enumerate((1, 2)):
+        fabricate_fold(tmp_path / "out" / "seed1" / str(job), fold, 1, 0.7, seed1)
+    runs = run_seed_folds(opts)
+    assert [r.seed for r in runs] == [0, 1] and all(len(r.runs) == 2 for r in runs)
+    for run, ckpt in zip(runs, ckpts, strict=True):
+        assert f"pretrained.ckpt_path={ckpt.resolve()}" in run.command
+    # a finished sweep from another checkpoint is neither kept nor overwritten
+    other = dataclasses.replace(opts, seed_ckpts=ckpts[::-1])
+    with pytest.raises(ConfigError, match=r"seed0/0 \(fold 1\) finished with other overrides"):
+        run_seed_folds(other)
+
+
+def test_per_seed_checkpoints_are_checked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    two = (tmp_path / "a.ckpt", tmp_path / "b.ckpt")
+    with pytest.raises(ConfigError, match="2 checkpoints for --seeds 3"):
+        run_seed_folds(TransferOptions("top", seed_ckpts=two, seeds=3))
+    with pytest.raises(ConfigError, match="not both"):
+        run_seed_folds(TransferOptions("top", ckpt=two[0], seed_ckpts=two, seeds=2))
+    with pytest.raises(ConfigError, match="drop --ckpt"):
+        run_seed_folds(TransferOptions("scratch", seed_ckpts=two, seeds=2))
+    spec = importlib.util.spec_from_file_location(
+        "transfer_folds", ROOT / "scripts" / "transfer_folds.py"
+    )
+    assert spec is not None and spec.loader is not None
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    with pytest.raises(SystemExit) as exit_:
+        script.main(["--regime", "top", "--seeds", "3", "--ckpt", *map(str, two)])
+    assert exit_.value.code == 2
+    assert "error: 2 checkpoints for --seeds 3: give one --ckpt for every seed" in (
+        capsys.readouterr().err
+    )
 
 
 # ------------------------------------------------------------------------- end to end

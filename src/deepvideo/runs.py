@@ -121,3 +121,14 @@ def run_config(run_dir: Path) -> dict[str, Any]:
     except (OSError, yaml.YAMLError):
         return {}
     return config if isinstance(config, dict) else {}
+
+
+def run_overrides(run_dir: Path) -> list[str]:
+    """The task overrides a Hydra run was launched with (its ``.hydra/overrides.yaml``, e.g.
+    ``data.fold=1``); empty when the run has none or it does not parse."""
+    path = Path(run_dir) / ".hydra" / "overrides.yaml"
+    try:
+        overrides = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError):
+        return []
+    return [str(o) for o in overrides] if isinstance(overrides, list) else []

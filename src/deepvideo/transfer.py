@@ -7,7 +7,10 @@ The task: train one transfer regime (:data:`deepvideo.modules.REGIMES`: ``top``,
         pretrained.ckpt_path=CKPT model=<the checkpoint's> data.recipe.width=<the checkpoint's>
 
 and find the fold runs it left (:func:`run_folds`). With ``seeds`` N > 1 it does so at seeds
-``0..N-1`` (``seed=S``), one multirun per seed in ``<out>/seed<S>`` (:func:`run_seed_folds`).
+``0..N-1`` (``seed=S``), one multirun per seed in ``<out>/seed<S>`` (:func:`run_seed_folds`),
+each fine-tuning the one checkpoint, or with ``seed_ckpts`` seed S its own pretrained checkpoint
+(so the spread over seeds includes the pretraining's). With ``resume``, a sweep whose folds all
+finished with the same command line is kept rather than trained again.
 Each fold's run directory holds ``metrics.json`` and ``video_scores.pt``;
 :mod:`deepvideo.reports.transfer` reads them back and writes Table 3 (the 3-fold mean accuracy)
 and Table 4 (mAP per class group).
@@ -33,7 +36,7 @@ from pathlib import Path
 from deepvideo.checkpoint import load_checkpoint, stored_config
 from deepvideo.errors import ConfigError
 from deepvideo.modules import REGIMES
-from deepvideo.runs import run_config
+from deepvideo.runs import run_config, run_overrides
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +73,9 @@ class TransferOptions:
     (default ``logs/transfer/<regime>_<time>``); ``skip_train`` only collects finished folds.
     ``seeds``: run the folds at seeds ``0..seeds-1`` (:func:`run_seed_folds`; with more than one,
     each seed's sweep is ``<out>/seed<S>``); ``seed``: the one seed this multirun passes
-    (``seed=S``; None: the config's).
+    (``seed=S``; None: the config's). ``seed_ckpts``: one pretrained checkpoint per seed, in seed
+    order, instead of ``ckpt`` for all. ``resume``: keep a sweep whose requested folds all
+    finished with this command line (the same overrides, checkpoint and seed), train the others.
     """
 
     regime: str
@@ -82,6 +87,8 @@ class TransferOptions:
     train_script: Path = PROJECT_ROOT / "src" / "train.py"
     seeds: int = 1
     seed: int | None = None
+    seed_ckpts: Sequence[Path] = ()
+    resume: bool = False
 
     def check(self) -> None:
         """One-line errors for options that cannot work."""
@@ -93,9 +100,17 @@ class TransferOptions:
             raise ConfigError("--seeds sets seed=S itself: drop the seed= override")
         if self.regime not in REGIMES:
             raise ConfigError(f"unknown regime {self.regime!r}; choose from {sorted(REGIMES)}")
-        if self.regime == "scratch" and self.ckpt is not None:
+        if self.regime == "scratch" and (self.ckpt is not None or self.seed_ckpts):
             raise ConfigError("regime scratch trains from a random initialisation: drop --ckpt")
-        if self.regime != "scratch" and self.ckpt is None and not self.skip_train:
+        if self.seed_ckpts and self.ckpt is not None:
+            raise ConfigError("give one checkpoint for every seed or one per seed, not both")
+        if self.seed_ckpts and len(self.seed_ckpts) != self.seeds:
+            raise ConfigError(
+                f"{len(self.seed_ckpts)} checkpoints for --seeds {self.seeds}: give one --ckpt "
+                f"for every seed, or one per seed ({self.seeds}), in seed order"
+            )
+        pretrained = self.ckpt is not None or bool(self.seed_ckpts)
+        if self.regime != "scratch" and not pretrained and not self.skip_train:
             raise ConfigError(
                 f"regime {self.regime} needs --ckpt (a pretrained deepvideo checkpoint)"
             )
@@ -184,7 +199,9 @@ def run_folds(opts: TransferOptions) -> FoldRuns:
     opts.check()
     sweep_dir = _sweep_dir(opts)
     command = multirun_command(opts, sweep_dir)
-    if not opts.skip_train:
+    if opts.resume and not opts.skip_train and _finished_as(command, sweep_dir, opts.wanted_folds):
+        log.info("keeping %s: every fold finished with this command", sweep_dir)
+    elif not opts.skip_train:
         log.info("running %s", shlex.join(command))
         env = {**os.environ, "PROJECT_ROOT": str(PROJECT_ROOT)}
         result = subprocess.run(command, cwd=PROJECT_ROOT, env=env)
@@ -194,6 +211,34 @@ def run_folds(opts: TransferOptions) -> FoldRuns:
     if not runs:
         raise ConfigError(f"no finished fold run (metrics.json) under {sweep_dir}")
     return FoldRuns(opts.regime, sweep_dir, command, runs, opts.wanted_folds, opts.seed)
+
+
+def _task_overrides(command: Sequence[str]) -> set[str]:
+    """The task overrides of a fold job of ``command`` (Hydra's ``overrides.yaml``: no
+    ``hydra.*``), the fold left out."""
+    return {
+        o for o in command[3:] if not o.lstrip("+~").startswith(("hydra.", "hydra/", "data.fold="))
+    }
+
+
+def _finished_as(command: Sequence[str], sweep_dir: Path, folds: Sequence[int]) -> bool:
+    """Whether every fold of ``folds`` finished in ``sweep_dir`` with ``command``'s overrides;
+    a finished fold trained with other overrides stops with the two lines, rather than
+    overwriting or mixing it."""
+    finished = dict(fold_dirs(sweep_dir))
+    if not set(folds) <= set(finished):
+        return False
+    wanted = _task_overrides(command)
+    for fold in folds:
+        job = finished[fold]
+        had = {o for o in run_overrides(job) if not o.startswith("data.fold=")}
+        if had != wanted:
+            raise ConfigError(
+                f"{job} (fold {fold}) finished with other overrides than this command "
+                f"(it had {sorted(had - wanted)}, this has {sorted(wanted - had)}): give "
+                "another --out, or drop --resume to train that sweep again"
+            )
+    return True
 
 
 def _sweep_dir(opts: TransferOptions) -> Path:
@@ -211,9 +256,18 @@ def run_seed_folds(opts: TransferOptions) -> list[FoldRuns]:
     order. One seed runs as before: one multirun in ``opts.out``, the config's seed."""
     opts.check()
     if opts.seeds == 1:
-        return [run_folds(opts)]
+        one = opts.seed_ckpts[0] if opts.seed_ckpts else opts.ckpt
+        return [run_folds(dataclasses.replace(opts, ckpt=one, seed_ckpts=()))]
     out = _sweep_dir(opts)
     return [
-        run_folds(dataclasses.replace(opts, out=seed_sweep_dir(out, seed), seed=seed))
+        run_folds(
+            dataclasses.replace(
+                opts,
+                out=seed_sweep_dir(out, seed),
+                seed=seed,
+                ckpt=opts.seed_ckpts[seed] if opts.seed_ckpts else opts.ckpt,
+                seed_ckpts=(),
+            )
+        )
         for seed in range(opts.seeds)
     ]

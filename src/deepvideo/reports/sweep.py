@@ -20,9 +20,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from omegaconf import OmegaConf
-
 from deepvideo.errors import ConfigError
+from deepvideo.runs import run_overrides
 
 __all__ = ["METRICS", "SweepRow", "read_sweep", "summarize_sweep", "sweep_table", "varying_keys"]
 
@@ -94,7 +93,7 @@ def read_sweep(sweep_dir: str | Path) -> list[SweepRow]:
     rows = []
     for overrides_file in found:
         job_dir = overrides_file.parent.parent
-        overrides = parse_overrides(list(OmegaConf.load(overrides_file) or []))
+        overrides = parse_overrides(run_overrides(job_dir))
         row = SweepRow(str(job_dir.relative_to(sweep_dir)), job_dir, overrides)
         metrics_file = job_dir / "metrics.json"
         if metrics_file.is_file():

@@ -408,7 +408,7 @@ def test_flow_report_states_findings_only_where_they_hold_at_every_seed(tmp_path
     the flow stream wins on the motion classes and the fusion beats the frames."""
     from deepvideo.reports.flow import FlowReportOptions, run_flow_report
 
-    manifest: dict[str, dict[str, dict[str, str]]] = {"seeds": {}}
+    manifest: dict[str, dict[str, dict[str, dict[str, str]]]] = {"seeds": {}}
     for seed in (0, 1):
         entries = manifest["seeds"].setdefault(str(seed), {})
         for stream, source in (("image", IMAGE), ("flow", FLOW)):

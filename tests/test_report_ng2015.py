@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import pytest
 import torch
 
 from deepvideo.reports.ng2015 import (
     RUNS,
+    Ng2015Options,
     RunResults,
     _runs,
     difference,
     group_hits,
     markdown_report,
+    run_ng2015,
 )
 from deepvideo.reports.seeds import mean_sd
 from deepvideo.scores import VideoScores
@@ -85,3 +89,21 @@ def test_mean_sd_and_run_dependencies() -> None:
     assert names == ["alexnet_1", "conv_pooling_30", "conv_pooling_120"]
     with pytest.raises(Exception, match="unknown run"):
         _runs(["no_such_run"])
+
+
+def test_resuming_one_row_rewrites_the_whole_report(tmp_path: Path) -> None:
+    """``--resume --runs X`` reports every run of the manifest, not only X and its tower."""
+    entries = {}
+    for name, hit in (("alexnet_1", 0.3), ("conv_pooling_30", 0.5), ("late_pooling_30", 0.55)):
+        run_dir = tmp_path / "logs" / name
+        run_dir.mkdir(parents=True)
+        metrics = {"test/clip_hit@1": hit, "test/video_hit@1": hit, "test/video_hit@5": 0.9}
+        (run_dir / "metrics.json").write_text(json.dumps(metrics))
+        entries[name] = {"run_dir": str(run_dir), "wall_s": 10.0}
+    out = tmp_path / "ng2015.md"
+    out.with_suffix(".json").write_text(json.dumps({"seeds": {"0": entries}}))
+    # late pooling and its tower are in the manifest already: nothing trains
+    opts = Ng2015Options(out, tmp_path / "logs", seeds=1, runs=["late_pooling_30"], resume=True)
+    report = run_ng2015(opts).read_text()
+    assert "| Late Pooling | 1 |" in report
+    assert "| Conv Pooling | 1 |" in report  # held by the manifest, not named by --runs

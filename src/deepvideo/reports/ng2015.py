@@ -311,7 +311,11 @@ def run_ng2015(opts: Ng2015Options) -> Path:
             write_manifest(opts.out, manifest)
     if not opts.skip_train:
         manifest["wall_s"] = manifest.get("wall_s", 0.0) + (time.perf_counter() - start)
-    results = _collect(manifest, runs)
+    # the report covers every run the manifest holds, not only those trained now: a --resume
+    # of one row rewrites the whole report rather than a report of that row
+    held = {name for entries in manifest["seeds"].values() for name in entries}
+    reported = [r for r in RUNS if r in runs or r.name in held]
+    results = _collect(manifest, reported)
     write_manifest(opts.out, manifest)
     opts.out.write_text(markdown_report(results, manifest))
     log.info("report written to %s", opts.out)

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import json
 import struct
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from google.protobuf.message import DecodeError
 from wandb.proto import wandb_internal_pb2 as pb
 
 HEADER = struct.Struct("<4sHB")
@@ -50,9 +52,29 @@ def records(path: str | Path) -> Iterator[pb.Record]:
         yield record
 
 
+def wait_for_exit(path: str | Path, timeout_s: float = 60.0) -> None:
+    """Wait until the run's log ends with its ``exit`` record. ``wandb.finish()`` can return
+    before wandb-core's writer has flushed and closed the file: on a loaded machine the CI once
+    read a 27 KB run that still held no ``run`` record (the same file was complete seconds
+    later)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            kinds = [r.WhichOneof("record_type") for r in records(path)]
+        except (OSError, ValueError, struct.error, DecodeError):  # not written yet, mid-write
+            kinds = []
+        if kinds and kinds[-1] == "exit":
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{path} has no exit record after {timeout_s:.0f} s: {kinds}")
+        time.sleep(0.5)
+
+
 def run_contents(path: str | Path) -> dict[str, Any]:
-    """What an offline run holds: ``run`` (group, name), ``config`` (key -> value), ``history``
-    (one dict per logged row) and ``summary`` (key -> last value)."""
+    """What an offline run holds, once complete (:func:`wait_for_exit`): ``run`` (group, name),
+    ``config`` (key -> value), ``history`` (one dict per logged row) and ``summary`` (key -> last
+    value)."""
+    wait_for_exit(path)
     out: dict[str, Any] = {"run": {}, "config": {}, "history": [], "summary": {}}
 
     def items(update: Any) -> dict[str, Any]:

@@ -122,6 +122,10 @@ class TransferOptions:
         except ValueError:
             raise ConfigError(f"--folds {self.folds!r}: give fold numbers like 1,2,3") from None
 
+    def seed_ckpt(self, index: int) -> Path | None:
+        """The checkpoint the ``index``-th seed fine-tunes: its own, or the one for all."""
+        return self.seed_ckpts[index] if self.seed_ckpts else self.ckpt
+
     @property
     def wanted_folds(self) -> list[int]:
         return [int(f) for f in self.folds.split(",")]
@@ -214,7 +218,8 @@ def run_folds(opts: TransferOptions) -> FoldRuns:
 
 
 def _task_overrides(command: Sequence[str]) -> set[str]:
-    """The task overrides of a fold job of ``command`` (Hydra's ``overrides.yaml``: no
+    """The task overrides of a fold job of ``command`` (as :func:`multirun_command` builds it:
+    interpreter, script, ``-m``, then overrides), as Hydra's ``overrides.yaml`` lists them (no
     ``hydra.*``), the fold left out."""
     return {
         o for o in command[3:] if not o.lstrip("+~").startswith(("hydra.", "hydra/", "data.fold="))
@@ -256,8 +261,7 @@ def run_seed_folds(opts: TransferOptions) -> list[FoldRuns]:
     order. One seed runs as before: one multirun in ``opts.out``, the config's seed."""
     opts.check()
     if opts.seeds == 1:
-        one = opts.seed_ckpts[0] if opts.seed_ckpts else opts.ckpt
-        return [run_folds(dataclasses.replace(opts, ckpt=one, seed_ckpts=()))]
+        return [run_folds(dataclasses.replace(opts, ckpt=opts.seed_ckpt(0), seed_ckpts=()))]
     out = _sweep_dir(opts)
     return [
         run_folds(
@@ -265,7 +269,7 @@ def run_seed_folds(opts: TransferOptions) -> list[FoldRuns]:
                 opts,
                 out=seed_sweep_dir(out, seed),
                 seed=seed,
-                ckpt=opts.seed_ckpts[seed] if opts.seed_ckpts else opts.ckpt,
+                ckpt=opts.seed_ckpt(seed),
                 seed_ckpts=(),
             )
         )

@@ -59,7 +59,7 @@ class KillDuringSave(Callback):
                 kill_now()
             real_save(obj, f, *args, **kwargs)
 
-        torch.save = dying_save  # type: ignore[assignment]
+        torch.save = dying_save
 
 
 def rss_kib(pid: int, field: str = "VmRSS") -> int:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 import torch
@@ -51,7 +52,9 @@ def test_lightning_keeps_the_shard_sampler_and_would_pad_otherwise() -> None:
     one; on 11 videos x 3 clips over 2 processes that one scores a padded clip twice."""
     sampler = VideoShardSampler(range(33), 3, 2, 1)
     assert isinstance(sampler, DistributedSampler)
-    padded = [list(DistributedSampler(range(33), 2, r, shuffle=False)) for r in range(2)]
+    padded: list[list[int]] = [
+        list(DistributedSampler(cast(Any, range(33)), 2, r, shuffle=False)) for r in range(2)
+    ]
     assert sum(map(len, padded)) == 34 and len({i for s in padded for i in s}) == 33
     ours = [list(VideoShardSampler(range(33), 3, 2, r)) for r in range(2)]
     assert sum(map(len, ours)) == 33

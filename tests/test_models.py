@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -43,7 +44,7 @@ FC = 4096
 SLOW_KT = [4, 2, 2, 1, 1]
 SLOW_ST = [2, 2, 2, 1, 1]
 # Slow Fusion's time layout (Sec. 3.1), which the classes take as required arguments
-SLOW = {"num_frames": 10, "temporal_kernels": SLOW_KT, "temporal_strides": SLOW_ST}
+SLOW: dict[str, Any] = {"num_frames": 10, "temporal_kernels": SLOW_KT, "temporal_strides": SLOW_ST}
 
 
 @pytest.fixture(scope="module")
@@ -80,8 +81,8 @@ def head_params(fc6_in: int) -> int:
 SF_FC6_IN = 256 * 7 * 7
 MR_STREAM = 256 * 7 * 7
 
-# name -> (constructor kwargs, T, S, expected parameter count)
-PAPER = {
+# name -> (class, constructor kwargs, T, S, expected parameter count)
+PAPER: dict[str, tuple[type[FusionNet | MultiResolution], dict[str, Any], int, int, int]] = {
     "single_frame": (
         SingleFrame,
         {},
@@ -166,7 +167,8 @@ def test_paper_size_shape_and_parameter_count(name: str, tower: dict) -> None:
     assert net.feature_dim == FC
 
 
-SMALL = {
+# name -> (class, constructor kwargs, T)
+SMALL: dict[str, tuple[type[FusionNet | MultiResolution], dict[str, Any], int]] = {
     "single_frame": (SingleFrame, {}, 1),
     "early_fusion": (EarlyFusion, {}, 10),
     "late_fusion": (LateFusion, {}, 2),
@@ -497,6 +499,7 @@ def test_state_dict_layout_is_the_3d_one(name: str, tower: dict) -> None:
 
 def _reference_features(blocks: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """The conv stack computed with 3-D ops only (Conv3d, LRN on 5-D maps, MaxPool3d (1,k,k))."""
+    block: Any  # ConvBlock: its conv, norm and pool are read as plain attributes
     for block in blocks.children():
         conv = block.conv
         x = F.relu(F.conv3d(x, conv.weight, conv.bias, conv.stride, conv.padding))
@@ -510,7 +513,7 @@ def _reference_features(blocks: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return x
 
 
-def _reference_forward(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
+def _reference_forward(net: FusionNet | MultiResolution, x: torch.Tensor) -> torch.Tensor:
     if isinstance(net, MultiResolution):
         fovea, context = fovea_context_streams(x)
         inputs = {"fovea": fovea, "context": context}

@@ -516,6 +516,7 @@ def test_ckpt_path_last_resolves_to_the_run_to_resume(
         "train", ["ckpt_path=last", f"paths.log_dir={logs}", "seed=3"], tmp_path / "new_run"
     )
     identity = OmegaConf.to_container(cfg, resolve=True)
+    assert isinstance(identity, dict)
 
     def run(name: str, seed: int, age: float) -> Path:
         path = logs / "train" / "runs" / name / "checkpoints" / "last.ckpt"

@@ -164,11 +164,11 @@ def test_eval_clips_decode_each_video_once(tmp_path: Path, monkeypatch: pytest.M
     reads: list[list[int]] = []
 
     class Counting(datasets.EncodedVideo):
-        def __init__(self, path, *a, **k):  # type: ignore[no-untyped-def]
+        def __init__(self, path, *a, **k):
             opened.append(str(path))
             super().__init__(path, *a, **k)
 
-        def get_frames(self, indices):  # type: ignore[no-untyped-def]
+        def get_frames(self, indices):
             reads.append(list(indices))
             return super().get_frames(indices)
 

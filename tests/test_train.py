@@ -300,7 +300,7 @@ def test_wandb_logger_runs_offline_without_an_account(
     finally:  # later tests must not run inside this sweep's Hydra config
         from hydra.core.hydra_config import HydraConfig
 
-        HydraConfig.instance().cfg = None  # type: ignore[assignment]
+        HydraConfig.instance().cfg = None
     runs = list((tmp_path / "wandb").glob("offline-run-*"))
     assert len(runs) == 1, "no offline W&B run was written"
     assert (tmp_path / "csv").is_dir()

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import pytorch_lightning as pl
@@ -50,7 +50,10 @@ from deepvideo.transfer import (
     seed_sweep_dir,
 )
 
-TOWER = OmegaConf.to_container(OmegaConf.load(ROOT / "conf" / "model" / "tower" / "alexnet.yaml"))
+TOWER = cast(
+    dict[str, Any],
+    OmegaConf.to_container(OmegaConf.load(ROOT / "conf" / "model" / "tower" / "alexnet.yaml")),
+)
 TOWER["dropout"] = 0.5  # AlexNet's rate: the paper gives no dropout rate for Sports-1M
 HEAD = ("features", "fc6", "fc7", "classifier")
 
@@ -600,9 +603,9 @@ class ModeProbe(pl.Callback):
     def on_train_batch_start(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int
     ) -> None:
-        net = pl_module.net
-        modes = {name: net.get_submodule(name).training for name in HEAD}
-        self.modes.append({**modes, "fc7.dropout": net.fc7.dropout.training})
+        net = cast(torch.nn.Module, pl_module.net)
+        modes = {name: net.get_submodule(name).training for name in (*HEAD, "fc7.dropout")}
+        self.modes.append(modes)
 
 
 def test_frozen_layers_stay_in_eval_mode_through_real_epochs(tmp_path: Path) -> None:
@@ -621,7 +624,10 @@ def test_frozen_layers_stay_in_eval_mode_through_real_epochs(tmp_path: Path) -> 
         limit_val_batches=0,
         accelerator="cpu",
     )
-    trainer.fit(module, train_dataloaders=torch.utils.data.DataLoader(data, batch_size=4))
+    loader = torch.utils.data.DataLoader(
+        cast(Any, data), batch_size=4
+    )  # a list is a map-style dataset
+    trainer.fit(module, train_dataloaders=loader)
     assert len(probe.modes) == 4
     for modes in probe.modes:
         assert modes == {

@@ -78,7 +78,7 @@ def test_pyav_reads_one_gop_with_one_seek_and_skips_far_gops(
     seeks: list[int] = []
     seek = av.container.InputContainer.seek
 
-    def counting(self, offset, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def counting(self, offset, *args, **kwargs):
         seeks.append(offset)
         return seek(self, offset, *args, **kwargs)
 
@@ -139,11 +139,11 @@ def test_clips_of_a_video_read_together_equal_the_clips_read_alone(
     reads: list[list[int]] = []
 
     class Counting(datasets.EncodedVideo):
-        def __init__(self, path, *a, **k):  # type: ignore[no-untyped-def]
+        def __init__(self, path, *a, **k):
             opened.append(Path(path).name)
             super().__init__(path, *a, **k)
 
-        def get_frames(self, indices):  # type: ignore[no-untyped-def]
+        def get_frames(self, indices):
             reads.append(list(indices))
             return super().get_frames(indices)
 
@@ -197,7 +197,7 @@ def test_read_batches_hold_whole_videos_and_deal_one_clip_per_video() -> None:
     class Loader:  # a DataLoader's interface, as ReadBatches uses it
         batch_sampler = sampler
 
-        def __iter__(self):  # type: ignore[no-untyped-def]
+        def __iter__(self):
             for r in reads:
                 yield {"label": torch.zeros(len(r), 2), "video_index": torch.tensor(r) % 5}
 

@@ -14,7 +14,7 @@ import struct
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from google.protobuf.message import DecodeError
 from wandb.proto import wandb_internal_pb2 as pb
@@ -23,9 +23,11 @@ HEADER = struct.Struct("<4sHB")
 CHUNK = struct.Struct("<IHB")
 BLOCK = 32768
 FULL, FIRST, MIDDLE, LAST = 1, 2, 3, 4
+# the generated protobuf module declares its messages at run time, out of mypy's sight
+RECORD: Any = cast(Any, pb).Record
 
 
-def records(path: str | Path) -> Iterator[pb.Record]:
+def records(path: str | Path) -> Iterator[Any]:
     """Every record of a ``.wandb`` file, in order."""
     data = Path(path).read_bytes()
     ident, magic, version = HEADER.unpack_from(data, 0)
@@ -46,7 +48,7 @@ def records(path: str | Path) -> Iterator[pb.Record]:
         if kind in (FIRST, MIDDLE):
             pending = (pending if kind == MIDDLE else b"") + chunk
             continue
-        record = pb.Record()
+        record = RECORD()
         record.ParseFromString(pending + chunk if kind == LAST else chunk)
         pending = b""
         yield record

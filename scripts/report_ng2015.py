@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("PROJECT_ROOT", str(ROOT))
 
 from deepvideo.cli import run_or_exit  # noqa: E402
-from deepvideo.reports.ng2015 import RUNS, Ng2015Options, run_ng2015  # noqa: E402
+from deepvideo.reports.ng2015 import DEFAULT_OUT, RUNS, Ng2015Options, run_ng2015  # noqa: E402
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -46,7 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="runs to train (the runs they are expanded from are added); default: all",
     )
     parser.add_argument("--epochs", type=int, default=None, help="trainer.max_epochs")
-    parser.add_argument("--out", type=Path, default=ROOT / "reports" / "ng2015_synthetic_long.md")
+    parser.add_argument("--out", type=Path, default=ROOT / DEFAULT_OUT)
     parser.add_argument("--log-dir", type=Path, default=ROOT / "logs" / "ng2015")
     parser.add_argument("--skip-train", action="store_true", help="rebuild from the manifest")
     parser.add_argument(

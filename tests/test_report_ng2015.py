@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from deepvideo.reports.ng2015 import (
+    RULES,
     RUNS,
     Ng2015Options,
     RunResults,
@@ -76,7 +77,17 @@ def test_findings_hold_only_at_every_seed_beyond_the_spread() -> None:
     assert "Conv Pooling vs Single Frame (Karpathy et al.): ours +40.0 points" in against
     assert "**agrees**" in against and "**not resolved at 3 seeds**" in against
     assert "Conv Pooling vs late_pooling_30: not run" in against
+    # lstm_30 carries no inference-rule metrics here: the rules table says so, no empty header
+    assert "No LSTM run in this report" in text and "| LSTM | last:" not in text
+    assert "`python scripts/report_ng2015.py --skip-train` (this file)" in text
     results["lstm_30"] = _result("lstm_30", [0.3, 0.35, 0.3], [0.1, 0.1, 0.1])
+    results["lstm_30"].rules = [
+        {r: {"test/video_hit@1": 0.1 * (i + 1)} for i, r in enumerate(RULES)} for _ in range(3)
+    ]
+    text = markdown_report(results, {"seeds": {}})
+    rules = text[text.index("## LSTM inference rules") : text.index("## Per class group")]
+    assert "| LSTM | last: video Hit@1 |" in rules and "No LSTM run" not in rules
+    assert "| 10.0 ± 0.0 (10.0, 10.0, 10.0) |" in rules and "(40.0, 40.0, 40.0) |" in rules
     against = markdown_report(results, {"seeds": {}})
     assert "LSTM + AlexNet vs Conv Pooling: ours -33.3 points" in against
     assert "**disagrees** (at every seed); why we think so:" in against
@@ -107,3 +118,5 @@ def test_resuming_one_row_rewrites_the_whole_report(tmp_path: Path) -> None:
     report = run_ng2015(opts).read_text()
     assert "| Late Pooling | 1 |" in report
     assert "| Conv Pooling | 1 |" in report  # held by the manifest, not named by --runs
+    # the rebuild command names this report, not the default one
+    assert f"--skip-train --out {out}` (this file)" in report

@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import shlex
 import statistics
 import time
 from collections.abc import Mapping, Sequence
@@ -206,6 +207,10 @@ PAPER_NOTES = {
 METRICS = ("test/clip_hit@1", "test/video_hit@1", "test/video_hit@5")
 
 
+# where ``scripts/report_ng2015.py`` writes without ``--out`` (relative to the project root)
+DEFAULT_OUT = "reports/ng2015_synthetic_long.md"
+
+
 @dataclass
 class Ng2015Options:
     """What :func:`run_ng2015` runs and where it writes."""
@@ -317,7 +322,7 @@ def run_ng2015(opts: Ng2015Options) -> Path:
     reported = [r for r in RUNS if r in runs or r.name in held]
     results = _collect(manifest, reported)
     write_manifest(opts.out, manifest)
-    opts.out.write_text(markdown_report(results, manifest))
+    opts.out.write_text(markdown_report(results, manifest, opts.out))
     log.info("report written to %s", opts.out)
     return opts.out
 
@@ -412,12 +417,15 @@ def _rules_table(results: Mapping[str, RunResults]) -> list[str]:
         "| LSTM | " + " | ".join(f"{r}: video Hit@1" for r in RULES) + " |",
         "|---" * (len(RULES) + 1) + "|",
     ]
-    for name in ("lstm_30", "lstm_fc_30", "lstm_fc_googlenet_30"):
+    names = ("lstm_30", "lstm_fc_30", "lstm_fc_googlenet_30")
+    for name in names:
         res = results.get(name)
         if res is None or not res.rules:
             continue
         cells = [_cell([s[r].get("test/video_hit@1", math.nan) for s in res.rules]) for r in RULES]
         lines.append(f"| {res.run.label} | {' | '.join(cells)} |")
+    if len(lines) == 2:
+        return ["No LSTM run in this report (`--runs` " + " / ".join(names) + " fill this table)."]
     return lines
 
 
@@ -436,15 +444,20 @@ def difference(results: Mapping[str, RunResults], a: str, b: str, group: str) ->
     return seed_difference(per_seed(ra), per_seed(rb))
 
 
-def markdown_report(results: Mapping[str, RunResults], manifest: Mapping[str, Any]) -> str:
+def markdown_report(
+    results: Mapping[str, RunResults], manifest: Mapping[str, Any], out: Path | None = None
+) -> str:
     seeds = len(manifest.get("seeds", {}))
+    rebuild = ["python", "scripts/report_ng2015.py", "--skip-train"]
+    if out is not None and short_path(out) != DEFAULT_OUT:
+        rebuild += ["--out", short_path(out)]
     precisions = sorted({r.precision for r in results.values() if r.metrics})
     lines = [
         "# Beyond Short Snippets (Ng et al. 2015) on the long-video synthetic benchmark",
         "",
         "Commands: "
         + ", then ".join(f"`{c}`" for c in manifest.get("commands") or [])
-        + ", then `python scripts/report_ng2015.py --skip-train` (this file)  ",
+        + f", then `{shlex.join(rebuild)}` (this file)  ",
         f"Machine: {str(manifest.get('machine', '?')).removesuffix(', fp32')}; precision "
         f"(precision=auto, measured per model): {', '.join(precisions)}  ",
         f"Seeds: up to {seeds} (each row: its seeds column; a single-seed row states no finding); "

@@ -42,6 +42,7 @@ from deepvideo.reports.seeds import (
 )
 from deepvideo.reports.table1 import (
     Table1Options,
+    command_history,
     manifest_run_dir,
     run_precision,
     run_table1,
@@ -163,6 +164,8 @@ def test_table1_from_existing_runs(tiny_runs: dict[str, Path], tmp_path: Path) -
     for row in rows[3:5]:
         assert float(row.split("|")[5]) > 0  # clips/s
     assert "Chance" in text and "--skip-train" in text and "Machine" in text
+    # a manifest without a history: the report names the current command only
+    assert "- **Command**: `python scripts/report_table1.py --skip-train`" in text
     # the single-seed manifest is read as seed 0: single values, no spread
     assert "- **Seeds**: 0 (one run per row" in text and "±" not in text
     assert "- **Precision**: not recorded" in text  # in-process fixture runs have no log
@@ -181,6 +184,15 @@ def test_table1_from_existing_runs(tiny_runs: dict[str, Path], tmp_path: Path) -
         run_table1(
             Table1Options(experiments=["table1_single_frame"], out=out, skip_train=True, seeds=2)
         )
+
+
+def test_table1_keeps_the_commands_that_wrote_it() -> None:
+    first, more = "report_table1.py --models a", "report_table1.py --resume --models a b"
+    assert command_history({}, first) == [first]
+    # a manifest from before the history: its one command, then the new one
+    assert command_history({"command": first}, more) == [first, more]
+    assert command_history({"commands": [first, more]}, more) == [first, more]  # no repeats
+    assert command_history({"commands": [first]}, "") == [first]
 
 
 def test_table1_markdown_marks_the_papers_feature_histogram_baseline() -> None:

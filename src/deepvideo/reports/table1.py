@@ -187,6 +187,17 @@ class Table1Options:
     seeds: int | None = None
 
 
+def command_history(manifest: Mapping[str, Any], command: str) -> list[str]:
+    """The commands of an earlier ``manifest`` (its ``commands``, or the one ``command`` that
+    manifests written before the history kept), then ``command`` unless it repeats the last."""
+    history = [str(c) for c in manifest.get("commands") or []]
+    if not history and manifest.get("command"):
+        history = [str(manifest["command"])]
+    if command and (not history or history[-1] != command):
+        history.append(command)
+    return history
+
+
 def _seeds(
     opts: Table1Options, experiments: Sequence[str], previous: Mapping[str, Mapping[int, Any]]
 ) -> list[int]:
@@ -227,11 +238,14 @@ def run_table1(opts: Table1Options) -> Path:
     start = time.perf_counter()
     out = Path(opts.out)
     experiments = [experiment_name(e) for e in opts.experiments]
-    previous = runs_by_seed(load_manifest(out)) if (opts.skip_train or opts.resume) else {}
+    earlier = load_manifest(out) if (opts.skip_train or opts.resume) else {}
+    previous = runs_by_seed(earlier)
     seeds = _seeds(opts, experiments, previous)
     stamp = dt.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
     manifest: dict[str, Any] = {
         "command": opts.command,
+        # every command that wrote this report, oldest first (--resume adds rows or seeds)
+        "commands": command_history(earlier, opts.command),
         "started": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "epochs": opts.epochs,
         "overrides": list(opts.overrides),
@@ -389,7 +403,11 @@ def run_table1(opts: Table1Options) -> Path:
             f"{datamodule.num_classes} classes, {len(datamodule.splits['test'])} test videos x "
             f"{test.clips_per_video} clips x {test.views} views"
         ),
-        "Command": f"`{opts.command}`" if opts.command else "(function call)",
+        "Command": (
+            ", then ".join(f"`{c}`" for c in manifest["commands"])
+            if manifest["commands"]
+            else "(function call)"
+        ),
         "Epochs": ", ".join(sorted({str(m.run.trainer.max_epochs) for m in members}))
         + (" (runs reused from the manifest)" if reused else ""),
         "Wall time": (

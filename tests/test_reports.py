@@ -31,7 +31,7 @@ from deepvideo.reports.ensemble import (
     member_frame_indices,
     save_video_scores,
 )
-from deepvideo.reports.experiments import RunRecord
+from deepvideo.reports.experiments import RunRecord, command_history
 from deepvideo.reports.figures import plot_multires_filters, write_figures
 from deepvideo.reports.seeds import (
     difference_holds,
@@ -42,7 +42,6 @@ from deepvideo.reports.seeds import (
 )
 from deepvideo.reports.table1 import (
     Table1Options,
-    command_history,
     manifest_run_dir,
     run_precision,
     run_table1,

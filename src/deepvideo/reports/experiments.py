@@ -177,6 +177,17 @@ def short_path(path: Path | str) -> str:
         return str(path)
 
 
+def command_history(manifest: Mapping[str, Any], command: str) -> list[str]:
+    """The commands of an earlier ``manifest`` (its ``commands``, or the one ``command`` that
+    manifests written before the history kept), then ``command`` unless it repeats the last."""
+    history = [str(c) for c in manifest.get("commands") or []]
+    if not history and manifest.get("command"):
+        history = [str(manifest["command"])]
+    if command and (not history or history[-1] != command):
+        history.append(command)
+    return history
+
+
 # The JSON manifest every report keeps next to its markdown (the runs, their seeds, timings)
 def manifest_path(out: Path) -> Path:
     """The JSON manifest next to the table (``table1_synthetic.md`` -> ``.json``)."""

@@ -38,6 +38,7 @@ from deepvideo.errors import ConfigError
 from deepvideo.reports.analysis import per_class_ap
 from deepvideo.reports.experiments import (
     best_checkpoint,
+    command_history,
     evaluate_checkpoint,
     read_metrics,
     resolve_run_dir,
@@ -293,10 +294,7 @@ def run_ng2015(opts: Ng2015Options) -> Path:
         raise ConfigError(f"{manifest_path} is missing: run without --skip-train first")
     manifest.setdefault("seeds", {})
     manifest["machine"] = manifest.get("machine") if opts.skip_train else machine_description()
-    commands = list(manifest.get("commands") or [])
-    if not opts.skip_train and opts.command:
-        commands.append(opts.command)
-    manifest["commands"] = commands
+    manifest["commands"] = command_history(manifest, "" if opts.skip_train else opts.command)
     runs = _runs(opts.runs)
     stamp = time.strftime("%Y-%m-%d_%H-%M-%S")
     start = time.perf_counter()

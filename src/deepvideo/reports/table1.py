@@ -54,6 +54,7 @@ from deepvideo.reports.ensemble import (
 from deepvideo.reports.experiments import (
     PROJECT_ROOT,
     RunRecord,
+    command_history,
     load_manifest,
     manifest_path,
     read_metrics,
@@ -185,17 +186,6 @@ class Table1Options:
     command: str = ""
     title: str = "Table 1 (Karpathy et al. 2014) on the synthetic benchmark"
     seeds: int | None = None
-
-
-def command_history(manifest: Mapping[str, Any], command: str) -> list[str]:
-    """The commands of an earlier ``manifest`` (its ``commands``, or the one ``command`` that
-    manifests written before the history kept), then ``command`` unless it repeats the last."""
-    history = [str(c) for c in manifest.get("commands") or []]
-    if not history and manifest.get("command"):
-        history = [str(manifest["command"])]
-    if command and (not history or history[-1] != command):
-        history.append(command)
-    return history
 
 
 def _seeds(

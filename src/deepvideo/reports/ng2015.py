@@ -416,14 +416,12 @@ def _rules_table(results: Mapping[str, RunResults]) -> list[str]:
         "|---" * (len(RULES) + 1) + "|",
     ]
     names = ("lstm_30", "lstm_fc_30", "lstm_fc_googlenet_30")
-    for name in names:
-        res = results.get(name)
-        if res is None or not res.rules:
-            continue
+    with_rules = [results[n] for n in names if n in results and results[n].rules]
+    if not with_rules:
+        return ["No LSTM run in this report (`--runs` " + " / ".join(names) + " fill this table)."]
+    for res in with_rules:
         cells = [_cell([s[r].get("test/video_hit@1", math.nan) for s in res.rules]) for r in RULES]
         lines.append(f"| {res.run.label} | {' | '.join(cells)} |")
-    if len(lines) == 2:
-        return ["No LSTM run in this report (`--runs` " + " / ".join(names) + " fill this table)."]
     return lines
 
 

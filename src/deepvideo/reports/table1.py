@@ -233,8 +233,8 @@ def run_table1(opts: Table1Options) -> Path:
     seeds = _seeds(opts, experiments, previous)
     stamp = dt.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
     manifest: dict[str, Any] = {
-        "command": opts.command,
-        # every command that wrote this report, oldest first (--resume adds rows or seeds)
+        # every command that wrote this report, oldest first (--resume adds rows or seeds);
+        # manifests written before kept only the last, as "command" (read by command_history)
         "commands": command_history(earlier, opts.command),
         "started": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "epochs": opts.epochs,

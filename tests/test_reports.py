@@ -516,6 +516,47 @@ def test_table1_markdown_aggregates_the_seeds() -> None:
         markdown_table1({0: seed(0)}, {}, object(), [], None, {})
 
 
+def test_table1_states_what_each_multires_stream_contributes() -> None:
+    """With the stream ablations in the table, the findings say what the context adds to the
+    fovea (per group too), context against fovea, and fovea against the whole frame."""
+    hits = {
+        "table1_single_frame": (0.50, 0.55, 0.52),
+        "table1_multires": (0.46, 0.48, 0.47),
+        "table1_multires_fovea_only": (0.45, 0.46, 0.48),
+        "table1_multires_context_only": (0.10, 0.15, 0.12),
+    }
+
+    def seed(s: int) -> SeedResults:
+        return SeedResults(
+            records=[
+                RunRecord(name, Path(name), 100.0, {"test/video_hit@1": hit[s]})
+                for name, hit in hits.items()
+            ],
+            groups={name: {"motion": hit[s] / 2} for name, hit in hits.items()},
+            group_videos={"motion": 40},
+        )
+
+    lines = markdown_table1({s: seed(s) for s in range(3)}, {}, None, [], None, {}).splitlines()
+    assert (
+        "- Single-Frame + Multires − Single-Frame Fovea Only, video Hit@1: +0.7 ± 1.5 points "
+        "(+1.0, +2.0, -1.0): **not significant at 3 seeds**."
+    ) in lines
+    assert (
+        "- Single-Frame + Multires − Single-Frame Fovea Only, video Hit@1 on the `motion` "
+        "classes: +0.3 ± 0.8 points (+0.5, +1.0, -0.5): **not significant at 3 seeds**."
+    ) in lines
+    assert (
+        "- Single-Frame Context Only − Single-Frame Fovea Only, video Hit@1: -34.0 ± 2.6 points "
+        "(-35.0, -31.0, -36.0): **holds** (same sign at all 3 seeds, mean larger than its "
+        "standard deviation)."
+    ) in lines
+    assert (
+        "- Single-Frame Fovea Only − Single-Frame, video Hit@1: -6.0 ± 2.6 points "
+        "(-5.0, -9.0, -4.0): **holds** (same sign at all 3 seeds, mean larger than its "
+        "standard deviation)."
+    ) in lines
+
+
 def test_a_difference_holds_only_with_one_sign_and_mean_above_sd() -> None:
     assert difference_holds([0.20, 0.25, 0.22])
     assert difference_holds([-0.20, -0.25, -0.22])  # a consistent loss holds too

@@ -31,7 +31,12 @@ ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("PROJECT_ROOT", str(ROOT))
 
 from deepvideo.cli import run_or_exit  # noqa: E402
-from deepvideo.reports.flow import MODELS, FlowReportOptions, run_flow_report  # noqa: E402
+from deepvideo.reports.flow import (  # noqa: E402
+    DEFAULT_OUT,
+    MODELS,
+    FlowReportOptions,
+    run_flow_report,
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -51,7 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="models also trained on flow from the image checkpoint (default conv_pooling)",
     )
     parser.add_argument("--epochs", type=int, default=None, help="trainer.max_epochs")
-    parser.add_argument("--out", type=Path, default=ROOT / "reports" / "flow_synthetic.md")
+    parser.add_argument("--out", type=Path, default=ROOT / DEFAULT_OUT)
     parser.add_argument("--log-dir", type=Path, default=ROOT / "logs" / "flow")
     parser.add_argument("--skip-train", action="store_true", help="rebuild from the manifest")
     parser.add_argument(

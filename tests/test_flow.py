@@ -431,7 +431,7 @@ def test_flow_report_states_findings_only_where_they_hold_at_every_seed(tmp_path
             )
             entries[f"conv_pooling_{stream}"] = {"run_dir": str(run_dir), "wall_s": "60"}
     out = tmp_path / "flow.md"
-    out.with_suffix(".json").write_text(json.dumps(manifest))
+    out.with_suffix(".json").write_text(json.dumps({**manifest, "flow_root": "data/x_flow"}))
     opts = FlowReportOptions(
         out=out, log_dir=tmp_path, flow_root=tmp_path, models=["conv_pooling"], skip_train=True
     )
@@ -448,5 +448,9 @@ def test_flow_report_states_findings_only_where_they_hold_at_every_seed(tmp_path
     fused = next(line for line in text.splitlines() if "fused minus frames" in line)
     assert "+25.0" in fused and "**holds**" in fused
     assert "LSTM on Raw Frames + LSTM on Optical Flow | 73.1 | 90.5" in text  # the paper's
+    # the header names the command that rebuilds this very file
+    assert (
+        f"`python scripts/report_flow.py --flow-root data/x_flow --skip-train --out {out}`" in text
+    )
     # the recipe as the runs' configs say it, not as the report's code assumes
     assert "of the recipe of `${paths.data_dir}/synthetic/x`, 2 random clips" in text

@@ -20,6 +20,7 @@ import csv
 import json
 import logging
 import math
+import shlex
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -51,11 +52,20 @@ from deepvideo.scores import load_video_scores
 
 log = logging.getLogger(__name__)
 
-__all__ = ["MODELS", "PAPER_TABLE4", "FlowReportOptions", "run_flow_report", "val_curve"]
+__all__ = [
+    "DEFAULT_OUT",
+    "MODELS",
+    "PAPER_TABLE4",
+    "FlowReportOptions",
+    "run_flow_report",
+    "val_curve",
+]
 
 LOG_NAME = "report_flow.log"
 
 # model key -> (label, the overrides that make it); the same overrides for both streams
+# the report the script writes unless told otherwise (``--out``)
+DEFAULT_OUT = "reports/flow_synthetic.md"
 MODELS: dict[str, tuple[str, tuple[str, ...]]] = {
     "conv_pooling": (
         "Conv Pooling, 4 frames at 1 fps (Ng et al.)",
@@ -185,7 +195,7 @@ def run_flow_report(opts: FlowReportOptions) -> Path:
         manifest["wall_s"] = manifest.get("wall_s", 0.0) + (time.perf_counter() - start)
     results = collect(manifest, [m for m in MODELS if m in opts.models])
     write_manifest(opts.out, manifest)
-    opts.out.write_text(markdown_report(results, manifest))
+    opts.out.write_text(markdown_report(results, manifest, opts.out))
     log.info("report written to %s", opts.out)
     return opts.out
 
@@ -272,7 +282,9 @@ def _per_seed(per_seed: Mapping[int, StreamSummary], key: str) -> dict[int, floa
     return dict(zip(seeds, _values(per_seed, seeds, key), strict=True))
 
 
-def markdown_report(results: Mapping[str, ModelResults], manifest: Mapping[str, Any]) -> str:
+def markdown_report(
+    results: Mapping[str, ModelResults], manifest: Mapping[str, Any], out: Path | None = None
+) -> str:
     seeds = sorted(int(s) for s in manifest.get("seeds", {}))
     groups = list(
         dict.fromkeys(
@@ -284,6 +296,17 @@ def markdown_report(results: Mapping[str, ModelResults], manifest: Mapping[str, 
         )
     )
     flow = manifest.get("flow") or {}
+    # the command that rebuilds this file: the script requires --flow-root, and reads the
+    # manifest next to --out
+    rebuild = [
+        "python",
+        "scripts/report_flow.py",
+        "--flow-root",
+        str(manifest.get("flow_root", "FLOW_ROOT")),
+    ]
+    rebuild.append("--skip-train")
+    if out is not None and short_path(out) != DEFAULT_OUT:
+        rebuild += ["--out", short_path(out)]
     precisions = sorted({p for r in results.values() for p in r.precision})
     clips = sorted({c for r in results.values() for c in r.clips_per_video})
     roots = sorted({d for r in results.values() for d in r.data_root})
@@ -293,7 +316,7 @@ def markdown_report(results: Mapping[str, ModelResults], manifest: Mapping[str, 
         "",
         "Commands: "
         + ", then ".join(f"`{c}`" for c in manifest.get("commands") or [])
-        + ", then `python scripts/report_flow.py --skip-train` (this file)  ",
+        + f", then `{shlex.join(rebuild)}` (this file)  ",
         f"Machine: {manifest.get('machine', '?')}; precision: {', '.join(precisions) or '?'}  ",
         f"Flow: `{manifest.get('flow_root', '?')}`, method {flow.get('method', '?')}, "
         f"{flow.get('fps', '?')} fps, clipped at ±{flow.get('bound', '?')} px, "

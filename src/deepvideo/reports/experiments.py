@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shlex
 import subprocess
 import sys
 import time
@@ -175,6 +176,15 @@ def short_path(path: Path | str) -> str:
         return str(Path(path).resolve().relative_to(PROJECT_ROOT.resolve()))
     except ValueError:
         return str(path)
+
+
+def rebuild_command(script: str, out: Path | None, default_out: str, *args: str) -> str:
+    """The command that rebuilds the report at ``out`` from its manifest: ``python script
+    args --skip-train``, with ``--out`` unless ``out`` is the script's ``default_out``."""
+    command = ["python", script, *args, "--skip-train"]
+    if out is not None and short_path(out) != default_out:
+        command += ["--out", short_path(out)]
+    return shlex.join(command)
 
 
 def command_history(manifest: Mapping[str, Any], command: str) -> list[str]:

@@ -20,7 +20,6 @@ import csv
 import json
 import logging
 import math
-import shlex
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -32,6 +31,7 @@ from deepvideo.errors import ConfigError
 from deepvideo.reports.experiments import (
     best_checkpoint,
     read_metrics,
+    rebuild_command,
     resolve_run_dir,
     short_path,
     train_experiment,
@@ -63,9 +63,9 @@ __all__ = [
 
 LOG_NAME = "report_flow.log"
 
-# model key -> (label, the overrides that make it); the same overrides for both streams
 # the report the script writes unless told otherwise (``--out``)
 DEFAULT_OUT = "reports/flow_synthetic.md"
+# model key -> (label, the overrides that make it); the same overrides for both streams
 MODELS: dict[str, tuple[str, tuple[str, ...]]] = {
     "conv_pooling": (
         "Conv Pooling, 4 frames at 1 fps (Ng et al.)",
@@ -296,17 +296,9 @@ def markdown_report(
         )
     )
     flow = manifest.get("flow") or {}
-    # the command that rebuilds this file: the script requires --flow-root, and reads the
-    # manifest next to --out
-    rebuild = [
-        "python",
-        "scripts/report_flow.py",
-        "--flow-root",
-        str(manifest.get("flow_root", "FLOW_ROOT")),
-    ]
-    rebuild.append("--skip-train")
-    if out is not None and short_path(out) != DEFAULT_OUT:
-        rebuild += ["--out", short_path(out)]
+    # the script requires --flow-root, even to rebuild
+    flow_root = str(manifest.get("flow_root", "FLOW_ROOT"))
+    rebuild = rebuild_command("scripts/report_flow.py", out, DEFAULT_OUT, "--flow-root", flow_root)
     precisions = sorted({p for r in results.values() for p in r.precision})
     clips = sorted({c for r in results.values() for c in r.clips_per_video})
     roots = sorted({d for r in results.values() for d in r.data_root})
@@ -316,7 +308,7 @@ def markdown_report(
         "",
         "Commands: "
         + ", then ".join(f"`{c}`" for c in manifest.get("commands") or [])
-        + f", then `{shlex.join(rebuild)}` (this file)  ",
+        + f", then `{rebuild}` (this file)  ",
         f"Machine: {manifest.get('machine', '?')}; precision: {', '.join(precisions) or '?'}  ",
         f"Flow: `{manifest.get('flow_root', '?')}`, method {flow.get('method', '?')}, "
         f"{flow.get('fps', '?')} fps, clipped at ±{flow.get('bound', '?')} px, "

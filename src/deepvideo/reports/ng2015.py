@@ -25,7 +25,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import shlex
 import statistics
 import time
 from collections.abc import Mapping, Sequence
@@ -41,6 +40,7 @@ from deepvideo.reports.experiments import (
     command_history,
     evaluate_checkpoint,
     read_metrics,
+    rebuild_command,
     resolve_run_dir,
     short_path,
     train_experiment,
@@ -444,16 +444,14 @@ def markdown_report(
     results: Mapping[str, RunResults], manifest: Mapping[str, Any], out: Path | None = None
 ) -> str:
     seeds = len(manifest.get("seeds", {}))
-    rebuild = ["python", "scripts/report_ng2015.py", "--skip-train"]
-    if out is not None and short_path(out) != DEFAULT_OUT:
-        rebuild += ["--out", short_path(out)]
+    rebuild = rebuild_command("scripts/report_ng2015.py", out, DEFAULT_OUT)
     precisions = sorted({r.precision for r in results.values() if r.metrics})
     lines = [
         "# Beyond Short Snippets (Ng et al. 2015) on the long-video synthetic benchmark",
         "",
         "Commands: "
         + ", then ".join(f"`{c}`" for c in manifest.get("commands") or [])
-        + f", then `{shlex.join(rebuild)}` (this file)  ",
+        + f", then `{rebuild}` (this file)  ",
         f"Machine: {str(manifest.get('machine', '?')).removesuffix(', fp32')}; precision "
         f"(precision=auto, measured per model): {', '.join(precisions)}  ",
         f"Seeds: up to {seeds} (each row: its seeds column; a single-seed row states no finding); "

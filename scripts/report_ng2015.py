@@ -11,6 +11,7 @@ findings that hold at every seed) plus a JSON manifest of the runs. Examples::
     python scripts/report_ng2015.py                          # 3 seeds, every run
     python scripts/report_ng2015.py --seeds 2 --runs conv_pooling_30 lstm_30 single_frame
     python scripts/report_ng2015.py --skip-train             # rebuild the report from the manifest
+    python scripts/report_ng2015.py --jobs 2                 # two runs at a time (towers first)
 
 Other arguments are Hydra overrides passed to every training run (default data: synthetic_long).
 """
@@ -52,6 +53,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--resume", action="store_true", help="keep the manifest's finished runs, train the rest"
     )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="runs trained at a time (a run waits for the tower it is expanded from)",
+    )
     args, overrides = parser.parse_known_args(argv)
     if not any(o.startswith("data=") for o in overrides):
         overrides = ["data=synthetic_long", *overrides]
@@ -68,6 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         skip_train=args.skip_train,
         resume=args.resume,
         command=command.strip(),
+        jobs=args.jobs,
     )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     print(run_or_exit(run_ng2015, opts))

@@ -120,3 +120,62 @@ def test_resuming_one_row_rewrites_the_whole_report(tmp_path: Path) -> None:
     assert "| Conv Pooling | 1 |" in report  # held by the manifest, not named by --runs
     # the rebuild command names this report, not the default one
     assert f"--skip-train --out {out}` (this file)" in report
+
+
+def test_schedule_runs_jobs_at_a_time_and_each_after_its_tower() -> None:
+    """``--jobs 2``: at most two runs at once, and a run starts only once the run it is expanded
+    from has finished at its seed; a failed run starts nothing more and raises."""
+    import threading
+    import time
+
+    from deepvideo.reports.ng2015 import schedule
+
+    runs = _runs(["conv_pooling_120", "late_pooling_30", "single_frame"])
+    todo = sorted(
+        [(seed, run) for seed in range(2) for run in runs],
+        key=lambda task: (RUNS.index(task[1]), task[0]),
+    )
+    events: list[tuple[str, int, str]] = []
+    lock = threading.Lock()
+    active = [0]
+    peak = [0]
+
+    def train_one(seed: int, run: object) -> Path:
+        name = run.name  # type: ignore[attr-defined]
+        with lock:
+            events.append(("start", seed, name))
+            active[0] += 1
+            peak[0] = max(peak[0], active[0])
+        time.sleep(0.02)
+        with lock:
+            active[0] -= 1
+            events.append(("end", seed, name))
+        return Path(f"/runs/{seed}/{name}")
+
+    done: dict[tuple[int, str], Path] = {}
+    schedule(todo, done, train_one, jobs=2)
+    assert peak[0] == 2
+    assert len(done) == len(todo) == 10
+    for seed, run in todo:
+        if run.expand:
+            started = events.index(("start", seed, run.name))
+            assert events.index(("end", seed, run.expand)) < started, (seed, run.name)
+    # one at a time is the order given
+    events.clear()
+    schedule(todo, {}, train_one, jobs=1)
+    assert [(s, n) for kind, s, n in events if kind == "start"] == [(s, r.name) for s, r in todo]
+
+    def fail_conv(seed: int, run: object) -> Path:
+        if run.name == "conv_pooling_30":  # type: ignore[attr-defined]
+            raise RuntimeError("train.py exited 1")
+        return train_one(seed, run)
+
+    events.clear()
+    with pytest.raises(RuntimeError, match="exited 1"):
+        schedule(todo, {}, fail_conv, jobs=1)
+    started = [n for kind, _, n in events if kind == "start"]
+    assert started == ["alexnet_1", "alexnet_1"]  # nothing after the failure
+    # a run whose tower is neither done nor queued is named, not waited for forever
+    conv = next(r for r in RUNS if r.name == "conv_pooling_30")
+    with pytest.raises(Exception, match="conv_pooling_30 \\(seed 0\\) needs alexnet_1"):
+        schedule([(0, conv)], {}, train_one, jobs=2)

@@ -26,8 +26,10 @@ import json
 import logging
 import math
 import statistics
+import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -225,6 +227,7 @@ class Ng2015Options:
     skip_train: bool = False
     resume: bool = False
     command: str = ""
+    jobs: int = 1
 
 
 def _cell(values: Sequence[float]) -> str:
@@ -284,6 +287,36 @@ def _rule_metrics(run_dir: Path) -> dict[str, dict[str, float]]:
     return out
 
 
+def schedule(
+    todo: Sequence[tuple[int, NgRun]],
+    done: dict[tuple[int, str], Path],
+    train_one: Callable[[int, NgRun], Path],
+    jobs: int = 1,
+) -> None:
+    """Train ``todo`` (seed, run) in its order, ``jobs`` processes at a time, starting a run only
+    once the run it is expanded from has finished at its seed (``done``, which grows). A failed
+    run lets the running ones finish (each writes its manifest entry), starts no other, and
+    raises its error."""
+    pending = list(todo)
+    running: dict[Future[Path], tuple[int, NgRun]] = {}
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        while pending or running:
+            for seed, run in list(pending):
+                if len(running) >= max(1, jobs):
+                    break
+                if run.expand and (seed, run.expand) not in done:
+                    continue  # its tower is still training (or queued before it)
+                pending.remove((seed, run))
+                running[pool.submit(train_one, seed, run)] = (seed, run)
+            if not running:
+                waiting = ", ".join(f"{r.name} (seed {s}) needs {r.expand}" for s, r in pending)
+                raise ConfigError(f"runs that nothing trains before them: {waiting}")
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                seed, run = running.pop(future)
+                done[(seed, run.name)] = future.result()
+
+
 def run_ng2015(opts: Ng2015Options) -> Path:
     """Train (or reuse) every run at every seed, then write the markdown report."""
     manifest_path = manifest_file(opts.out)
@@ -299,19 +332,31 @@ def run_ng2015(opts: Ng2015Options) -> Path:
     stamp = time.strftime("%Y-%m-%d_%H-%M-%S")
     start = time.perf_counter()
     # --skip-train reports whatever the manifest holds: a row shows the seeds it was run at
+    done: dict[tuple[int, str], Path] = {}
+    todo: list[tuple[int, NgRun]] = []
     for seed in range(0 if opts.skip_train else opts.seeds):
         entries: dict[str, Any] = manifest["seeds"].setdefault(str(seed), {})
-        done = {n: resolve_run_dir(e["run_dir"]) for n, e in entries.items()}
-        for run in runs:
-            if run.name in entries and opts.resume:
-                continue
-            run_dir = opts.log_dir / stamp / f"seed{seed}" / run.name
-            log.info("seed %d: training %s", seed, run.name)
-            entries[run.name] = _train(run, seed, run_dir, opts, done)
-            done[run.name] = run_dir
-            if run.name.startswith("lstm"):
-                _rule_metrics(run_dir)  # evaluated now, reused (cached) by the report
+        done.update({(seed, n): resolve_run_dir(e["run_dir"]) for n, e in entries.items()})
+        todo += [(seed, r) for r in runs if not (opts.resume and r.name in entries)]
+    lock = threading.Lock()
+
+    def train_one(seed: int, run: NgRun) -> Path:
+        run_dir = opts.log_dir / stamp / f"seed{seed}" / run.name
+        log.info("seed %d: training %s", seed, run.name)
+        tower = {run.expand: done[(seed, run.expand)]} if run.expand else {}
+        entry = _train(run, seed, run_dir, opts, tower)
+        if run.name.startswith("lstm"):
+            _rule_metrics(run_dir)  # evaluated now, reused (cached) by the report
+        with lock:
+            manifest["seeds"][str(seed)][run.name] = entry
             write_manifest(opts.out, manifest)
+        return run_dir
+
+    # each row at every seed before the next row, so a run cut short leaves whole rows
+    todo.sort(key=lambda task: (RUNS.index(task[1]), task[0]))
+    schedule(todo, done, train_one, opts.jobs)
+    if todo:
+        manifest["jobs"] = max(int(manifest.get("jobs", 1)), opts.jobs)
     if not opts.skip_train:
         manifest["wall_s"] = manifest.get("wall_s", 0.0) + (time.perf_counter() - start)
     # the report covers every run the manifest holds, not only those trained now: a --resume
@@ -456,7 +501,13 @@ def markdown_report(
         f"(precision=auto, measured per model): {', '.join(precisions)}  ",
         f"Seeds: up to {seeds} (each row: its seeds column; a single-seed row states no finding); "
         "cells: mean ± sample standard deviation over seeds (per-seed values); "
-        f"total wall time {manifest.get('wall_s', 0.0) / 60:.0f} min",
+        f"total wall time {manifest.get('wall_s', 0.0) / 60:.0f} min"
+        + (
+            f"; {manifest['jobs']} runs trained at a time (`--jobs`), sharing the cores, so "
+            "a run's wall time is not its time alone"
+            if int(manifest.get("jobs", 1)) > 1
+            else ""
+        ),
         "",
         "## Table 1 analogue: the feature-pooling architectures (Sec. 3.1)",
         "",

@@ -44,6 +44,41 @@ def test_fast_bf16_is_chosen_by_measurement_and_cached(
     assert [v["speedup"] for v in cached.values()] == [speedup]
 
 
+def test_runs_started_together_share_one_measurement(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Two runs resolving ``auto`` at once (a report's ``--jobs 2``) measure once and agree: the
+    second waits for the first's measurement under the cache's lock. Without the lock each
+    measured while the other ran, and here they would get opposite answers."""
+    import threading
+    import time
+
+    monkeypatch.setattr(hardware, "cpu_has_fast_bf16", lambda: True)
+    monkeypatch.setattr(hardware, "CACHE", tmp_path)
+    answers = iter([1.6, 1.0])  # what a loaded machine measured in turn
+
+    def measure(net: nn.Module, shape: tuple[int, ...]) -> dict[str, float]:
+        speedup = next(answers)
+        time.sleep(0.2)  # the other run starts meanwhile
+        return {"fp32_s": speedup, "bf16_s": 1.0, "speedup": speedup}
+
+    monkeypatch.setattr(hardware, "measure_cpu_precision", measure)
+    chosen: list[object] = []
+    runs = [
+        threading.Thread(
+            target=lambda: chosen.append(
+                hardware.resolve_precision("auto", tiny_net(), (2, 3, 2, 8, 8))
+            )
+        )
+        for _ in range(2)
+    ]
+    for run in runs:
+        run.start()
+    for run in runs:
+        run.join()
+    assert chosen == ["bf16-mixed", "bf16-mixed"]
+
+
 def test_measurement_leaves_the_network_and_the_rng_alone() -> None:
     net = tiny_net()
     before = {k: v.clone() for k, v in net.state_dict().items()}

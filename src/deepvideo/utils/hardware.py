@@ -8,19 +8,22 @@ EPYC with AVX512-BF16 a 2048x2048 matmul ran 3.1x faster in bf16 but the synthet
 Fusion step (quarter width, 64x64) was no faster (1.02x). So ``auto`` times a few training steps
 of the actual network at the run's batch shape in both precisions (interleaved, median) and
 keeps bf16 only when it is at least 5% faster; the choice is cached per CPU, torch version,
-network and input shape (``~/.cache/deepvideo/precision.json``), so only the first run pays.
-CUDA devices with bf16 use ``bf16-mixed``.
+network and input shape (``~/.cache/deepvideo/precision.json``), so only the first run pays, and
+runs started together (a report's ``--jobs 2``) wait for one measurement under a file lock
+rather than each timing the steps while the other loads the cores (two such runs of one report
+once measured opposite answers). CUDA devices with bf16 use ``bf16-mixed``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import logging
 import os
 import platform
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import torch
@@ -85,6 +88,25 @@ def measure_cpu_precision(net: nn.Module, shape: Sequence[int], steps: int = 2) 
     return {"fp32_s": min(fp32), "bf16_s": min(bf16), "speedup": min(fp32) / min(bf16)}
 
 
+@contextlib.contextmanager
+def _locked(lock_path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``lock_path`` (POSIX ``flock``; no lock where the file cannot be
+    made or the platform has no ``fcntl``)."""
+    try:
+        import fcntl
+
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(lock_path, "a")  # noqa: SIM115 (closed below, after the unlock)
+    except (ImportError, OSError):
+        yield
+        return
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+    finally:
+        handle.close()  # closing releases the lock
+
+
 def _cache_key(net: nn.Module, shape: Sequence[int]) -> str:
     params = sum(p.numel() for p in net.parameters())
     dims = "x".join(str(int(d)) for d in shape)
@@ -111,17 +133,17 @@ def resolve_precision(
         return "bf16-mixed"
     path = CACHE / "precision.json"
     key = _cache_key(net, shape)
-    try:
-        cache = json.loads(path.read_text())
-    except (OSError, ValueError):
-        cache = {}
-    if key not in cache:
-        cache[key] = measure_cpu_precision(net, shape)
+    with _locked(path.with_suffix(".lock")):
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps(cache, indent=1, sort_keys=True))
-        except OSError as err:  # a read-only home still gets the measured answer
-            log.warning("cannot cache the precision measurement in %s: %s", path, err)
+            cache = json.loads(path.read_text())
+        except (OSError, ValueError):
+            cache = {}
+        if key not in cache:
+            cache[key] = measure_cpu_precision(net, shape)
+            try:
+                path.write_text(json.dumps(cache, indent=1, sort_keys=True))
+            except OSError as err:  # a read-only home still gets the measured answer
+                log.warning("cannot cache the precision measurement in %s: %s", path, err)
     speed = cache[key]
     chosen = "bf16-mixed" if speed["speedup"] >= BF16_MIN_SPEEDUP else "32-true"
     log.info(

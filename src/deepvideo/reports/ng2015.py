@@ -210,8 +210,9 @@ PAPER_NOTES = {
 METRICS = ("test/clip_hit@1", "test/video_hit@1", "test/video_hit@5")
 
 
-# where ``scripts/report_ng2015.py`` writes without ``--out`` (relative to the project root)
-DEFAULT_OUT = "reports/ng2015_synthetic_long.md"
+# where ``scripts/report_ng2015.py`` writes without ``--out`` (relative to the project root): no
+# committed report, so a run without --out overwrites none of them
+DEFAULT_OUT = "reports/ng2015.md"
 
 
 @dataclass

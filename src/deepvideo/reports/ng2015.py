@@ -616,7 +616,7 @@ PAPER_CLAIMS: tuple[PaperClaim, ...] = (
         "conv_pooling_30",
         "Table 3: LSTM 72.1 vs conv pooling 71.7 (GoogLeNet, 30 frames)",
         "a 5x512 LSTM starts from random weights and is far from converged after 4 epochs "
-        "(in our runs its training loss ended at 1.6-1.9, chance being ln 12 = 2.48), and on "
+        "(in our runs its training loss ended at 1.5-1.9, chance being ln 12 = 2.48), and on "
         "the order classes, which only it can tell apart, it stayed near chance at most seeds "
         "(the per-group table); the paper fine-tuned it from ImageNet "
         "towers much longer; " + _BUDGET,

@@ -300,10 +300,11 @@ def schedule(
     raises its error."""
     pending = list(todo)
     running: dict[Future[Path], tuple[int, NgRun]] = {}
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+    slots = max(1, jobs)
+    with ThreadPoolExecutor(max_workers=slots) as pool:
         while pending or running:
             for seed, run in list(pending):
-                if len(running) >= max(1, jobs):
+                if len(running) >= slots:
                     break
                 if run.expand and (seed, run.expand) not in done:
                     continue  # its tower is still training (or queued before it)
